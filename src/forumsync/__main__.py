@@ -1,0 +1,3 @@
+from forumsync.cli import main
+
+main()

@@ -1,0 +1,147 @@
+"""The `forumsync` command line: wiring only; each command calls one module."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import NoReturn
+
+import click
+
+from forumsync import __version__
+from forumsync.config import Config, ConfigError, load_config, resolve_path
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fail_usage(message: str) -> NoReturn:
+    click.echo(f"forumsync: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+class Context:
+    """Loads the configuration and the database lazily, once, for the command that needs them."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self._config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(resolve_path(self._config_path))
+            except ConfigError as exc:
+                _fail_usage(str(exc))
+        return self._config
+
+    def sessions(self):
+        from forumsync.db import open_database
+
+        return open_database(self.config.database.url)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Configuration file (else $FORUMSYNC_CONFIG, else ./forumsync.toml).",
+)
+@click.version_option(__version__, prog_name="forumsync")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Keep SPEC forum threads and GitHub pull requests in step."""
+    ctx.obj = Context(config_path)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@pass_context
+def config_check(ctx: Context) -> None:
+    """Validate the configuration and print it, secrets masked."""
+    config = ctx.config
+    click.echo(f"# configuration OK: {config.source}")
+    for section, values in config.masked().items():
+        click.echo(f"\n[{section}]")
+        for key, value in values.items():
+            click.echo(f"{key} = {_toml_value(value)}")
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Manage the database."""
+
+
+@db_group.command("upgrade")
+@pass_context
+def db_upgrade(ctx: Context) -> None:
+    """Apply database migrations."""
+    from sqlalchemy.engine import make_url
+
+    ctx.sessions()
+    click.echo(f"database at the latest schema: {make_url(ctx.config.database.url)!r}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_context
+def status(ctx: Context, as_json: bool) -> None:
+    """One row per SPEC: stage, PR, thread, last activity, stalled, last problem."""
+    from forumsync.status import render_table, status_rows, unattached_problems
+    from forumsync.timeutil import utcnow
+
+    with ctx.sessions()() as session:
+        rows = status_rows(session, utcnow(), ctx.config.digest.stalled_after_days)
+        loose = unattached_problems(session)
+    if as_json:
+        click.echo(json.dumps({"specs": [r.as_dict() for r in rows], "problems": loose}, indent=2))
+        return
+    click.echo(render_table(rows))
+    if not rows:
+        click.echo("(no SPECs tracked yet: run `forumsync sync`)")
+    for message in loose:
+        click.echo(f"problem: {message}")
+
+
+@cli.command()
+@click.option("--topic", "topic_id", type=click.IntRange(min=1), required=True, help="Topic id.")
+@click.option("--pr", "pr_number", type=click.IntRange(min=1), required=True, help="PR number.")
+@pass_context
+def link(ctx: Context, topic_id: int, pr_number: int) -> None:
+    """Link a SPEC's introducing PR to its viability thread by hand."""
+    from forumsync.manual_links import LinkError, link_by_hand
+
+    with ctx.sessions().begin() as session:
+        try:
+            click.echo(link_by_hand(session, pr_number, topic_id))
+        except LinkError as exc:
+            _fail_usage(str(exc))
+
+
+@cli.command()
+@click.option("--pr", "pr_number", type=click.IntRange(min=1), required=True, help="PR number.")
+@pass_context
+def unlink(ctx: Context, pr_number: int) -> None:
+    """Remove a SPEC's thread link by hand; automatic linking will not restore it."""
+    from forumsync.manual_links import unlink_by_hand
+
+    with ctx.sessions().begin() as session:
+        click.echo(unlink_by_hand(session, pr_number))
+
+
+def main() -> None:
+    cli(prog_name="forumsync")

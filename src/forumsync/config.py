@@ -1,0 +1,274 @@
+"""Configuration: one TOML file, typed and validated; secrets only from the environment.
+
+Every mistake becomes a `ConfigError` naming the key and the file, so the command line can
+print one clear line and exit 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from forumsync.stages import Stage
+
+DISCOURSE_KEY_ENV = "FORUMSYNC_DISCOURSE_API_KEY"
+GITHUB_TOKEN_ENV = "FORUMSYNC_GITHUB_TOKEN"
+CONFIG_ENV = "FORUMSYNC_CONFIG"
+DEFAULT_CONFIG_PATH = Path("forumsync.toml")
+
+# Key names that would hold a secret: refused in the file, whatever section they are in.
+_SECRET_KEY = re.compile(r"(api_?key|token|secret|password)$", re.IGNORECASE)
+_MARKER_STAGES = [s for s in Stage if s is not Stage.IDEA]
+
+
+class ConfigError(Exception):
+    """A configuration mistake; the message names the key and the file."""
+
+
+def _stage_names(prefix: str) -> dict[str, str]:
+    return {stage.value: f"{prefix}{stage.value}" for stage in _MARKER_STAGES}
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///forumsync.db"
+
+
+@dataclass(frozen=True)
+class DiscourseConfig:
+    url: str = "https://discuss.scientific-python.org"
+    api_username: str = "forumsync"
+    ideas_category_id: int = 9
+    accepted_category_id: int = 0
+    committee_group: str = "spec-steering-committee"
+    timeout_seconds: float = 30.0
+    stage_tags: dict[str, str] = field(default_factory=lambda: _stage_names("spec-"))
+    api_key: str | None = field(default=None, repr=False, metadata={"secret": DISCOURSE_KEY_ENV})
+
+
+@dataclass(frozen=True)
+class GithubConfig:
+    api_url: str = "https://api.github.com"
+    repo: str = "scientific-python/specs"
+    committee_team: str = "spec-steering-committee"
+    core_projects_path: str = "core-projects"
+    seconds_between_requests: float = 0.25
+    seconds_between_writes: float = 1.0
+    timeout_seconds: float = 30.0
+    stage_labels: dict[str, str] = field(default_factory=lambda: _stage_names("spec-"))
+    token: str | None = field(default=None, repr=False, metadata={"secret": GITHUB_TOKEN_ENV})
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    announce_window_days: int = 7
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    stalled_after_days: int = 30
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    sync_every_minutes: int = 5
+    digest_cron: str = "0 8 * * mon"
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    discourse: DiscourseConfig = field(default_factory=DiscourseConfig)
+    github: GithubConfig = field(default_factory=GithubConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    source: str = "(built-in defaults)"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration as plain data, secrets shown only as set or not."""
+        out: dict[str, Any] = {}
+        for section in _sections():
+            values = {}
+            for f in fields(section.type_):
+                value = getattr(getattr(self, section.name), f.name)
+                if f.metadata.get("secret"):
+                    value = "(set)" if value else f"(not set: env {f.metadata['secret']})"
+                values[f.name] = value
+            out[section.name] = values
+        return out
+
+
+# Keys that must be written in a configuration file: where the service reads and writes.
+REQUIRED_KEYS = {("discourse", "url"), ("github", "repo")}
+
+
+@dataclass(frozen=True)
+class _Section:
+    name: str
+    type_: type
+
+
+def _sections() -> list[_Section]:
+    hints = get_type_hints(Config)
+    return [_Section(f.name, hints[f.name]) for f in fields(Config) if is_dataclass(hints[f.name])]
+
+
+def resolve_path(cli_path: str | None) -> Path | None:
+    """The file to read: `--config`, else `$FORUMSYNC_CONFIG`, else `./forumsync.toml` if present.
+
+    Returns None when no file is named and the default file does not exist: the built-in
+    defaults (the real forum and repository) then apply.
+    """
+    if cli_path:
+        return Path(cli_path)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def load_config(path: Path | None, environ: dict[str, str] | None = None) -> Config:
+    """Read and validate `path` (None: built-in defaults), then add secrets from `environ`."""
+    environ = dict(os.environ if environ is None else environ)
+    raw: dict[str, Any] = {}
+    source = "(built-in defaults)"
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: configuration file not found") from None
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read configuration file: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        for section, key in sorted(REQUIRED_KEYS):
+            table = raw.get(section)
+            if not isinstance(table, dict) or key not in table:
+                raise ConfigError(f"{source}: missing required key [{section}] {key}")
+
+    sections = {s.name: s for s in _sections()}
+    for name in raw:
+        if name not in sections:
+            raise ConfigError(
+                f"{source}: unknown section [{name}] (known: {', '.join(sorted(sections))})"
+            )
+    built: dict[str, Any] = {}
+    for section in sections.values():
+        table = raw.get(section.name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{section.name}] must be a table")
+        built[section.name] = _build_section(section, table, source, environ)
+    config = Config(**built, source=source)
+    _validate(config, source)
+    return config
+
+
+def _build_section(section: _Section, table: dict, source: str, environ: dict[str, str]) -> Any:
+    hints = get_type_hints(section.type_)
+    known = {f.name: f for f in fields(section.type_)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"[{section.name}] {key}"
+        f = known.get(key)
+        if _SECRET_KEY.search(key) or (f is not None and f.metadata.get("secret")):
+            env = f.metadata["secret"] if f is not None else "the environment"
+            raise ConfigError(
+                f"{source}: {where}: secrets are not read from the file; "
+                f"remove it and set {env} instead"
+            )
+        if f is None:
+            public = [n for n, fl in known.items() if not fl.metadata.get("secret")]
+            raise ConfigError(f"{source}: unknown key {where} (known: {', '.join(public)})")
+        values[key] = _coerce(value, hints[key], f"{source}: {where}")
+        if isinstance(values[key], dict):  # a partial table overrides only the names it gives
+            values[key] = {**f.default_factory(), **values[key]}
+    for f in known.values():
+        if f.metadata.get("secret"):
+            values[f.name] = environ.get(f.metadata["secret"]) or None
+    return section.type_(**values)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    if hint is bool or isinstance(value, bool):
+        if hint is not bool:
+            raise ConfigError(f"{where}: expected {_type_name(hint)}, got a boolean")
+        return value
+    if hint is int:
+        if not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {_describe(value)}")
+        return value
+    if hint is float:
+        if not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {_describe(value)}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {_describe(value)}")
+        return value
+    if hint == dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where}: expected a table of strings")
+        return value
+    raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover
+
+
+def _type_name(hint: Any) -> str:
+    return {int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _validate(config: Config, source: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(f"{source}: {key}: {message}")
+
+    try:
+        make_url(config.database.url)
+    except ArgumentError:
+        fail("[database] url", f"not a SQLAlchemy database URL: {config.database.url!r}")
+    for key, url in (("[discourse] url", config.discourse.url),
+                     ("[github] api_url", config.github.api_url)):
+        if not re.match(r"^https?://[^/\s]+", url):
+            fail(key, f"expected an http(s) URL, got {url!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", config.github.repo):
+        fail("[github] repo", f"expected 'owner/name', got {config.github.repo!r}")
+    if config.discourse.ideas_category_id <= 0:
+        fail("[discourse] ideas_category_id", "must be a positive category id")
+    if config.discourse.accepted_category_id < 0:
+        fail("[discourse] accepted_category_id", "must be a category id, or 0 for never move")
+    for key, minimum in (("sync_every_minutes", 1),):
+        if getattr(config.schedule, key) < minimum:
+            fail(f"[schedule] {key}", f"must be at least {minimum}")
+    if config.digest.stalled_after_days < 1:
+        fail("[digest] stalled_after_days", "must be at least 1")
+    if config.sync.announce_window_days < 0:
+        fail("[sync] announce_window_days", "must be 0 or more")
+    for key in ("seconds_between_requests", "seconds_between_writes", "timeout_seconds"):
+        if getattr(config.github, key) < 0:
+            fail(f"[github] {key}", "must be 0 or more")
+    if config.discourse.timeout_seconds <= 0:
+        fail("[discourse] timeout_seconds", "must be more than 0")
+    try:
+        CronTrigger.from_crontab(config.schedule.digest_cron)
+    except ValueError as exc:
+        fail("[schedule] digest_cron", f"not a crontab expression ({exc})")
+    for key, names in (("[discourse] stage_tags", config.discourse.stage_tags),
+                       ("[github] stage_labels", config.github.stage_labels)):
+        expected = {s.value for s in _MARKER_STAGES}
+        unknown = set(names) - expected
+        if unknown:
+            stages = ", ".join(sorted(expected))
+            fail(key, f"unknown stage {sorted(unknown)[0]!r} (stages: {stages})")
+        if len(set(names.values())) != len(names) or not all(names.values()):
+            fail(key, "each stage needs its own non-empty name")

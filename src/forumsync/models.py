@@ -1,0 +1,178 @@
+"""What the service remembers between cycles, as SQLAlchemy 2 models.
+
+Constraints carry the rules: one viability thread per SPEC and one SPEC per thread
+(`links`), one effect per idempotency key (`effects`), one digest per period (`digests`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Spec(Base):
+    """A SPEC proposal: its introducing PR until merged, then its file on the default branch."""
+
+    __tablename__ = "specs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int | None] = mapped_column(Integer, index=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    stage: Mapped[str] = mapped_column(String(20))
+    introducing_pr: Mapped[int | None] = mapped_column(Integer, unique=True)
+    path: Mapped[str | None] = mapped_column(String(300), unique=True)
+    stage_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    link: Mapped[Link | None] = relationship(back_populates="spec", uselist=False)
+    pulls: Mapped[list[PullRequest]] = relationship(back_populates="spec")
+
+
+class Thread(Base):
+    """A forum topic the service has seen (Discourse topic id as key)."""
+
+    __tablename__ = "threads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    slug: Mapped[str] = mapped_column(String(300), default="")
+    title: Mapped[str] = mapped_column(String(300), default="")
+    category_id: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted: Mapped[bool] = mapped_column(default=False)
+
+
+class PullRequest(Base):
+    """A pull request to the SPEC repository; many over one SPEC's life."""
+
+    __tablename__ = "pull_requests"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    author: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(10))  # open, closed, merged
+    # introduce, publish, endorse, edit
+    role: Mapped[str] = mapped_column(String(20), default="edit")
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    spec: Mapped[Spec | None] = relationship(back_populates="pulls")
+
+
+class Link(Base):
+    """A SPEC's one viability thread, and how the link was found."""
+
+    __tablename__ = "links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spec_id: Mapped[int] = mapped_column(ForeignKey("specs.id", ondelete="CASCADE"), unique=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), unique=True)
+    method: Mapped[str] = mapped_column(String(20))  # manual, pr_body, front_matter, thread_post
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    spec: Mapped[Spec] = relationship(back_populates="link")
+
+
+class ManualLink(Base):
+    """A link made by hand; it overrides automatic linking. No topic: unlinked by hand."""
+
+    __tablename__ = "manual_links"
+
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    topic_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StageEvent(Base):
+    """Stage history: every change seen, and what the service did with it."""
+
+    __tablename__ = "stage_events"
+    __table_args__ = (Index("ix_stage_events_spec_id_occurred_at", "spec_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spec_id: Mapped[int] = mapped_column(ForeignKey("specs.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100), default="")
+    side: Mapped[str] = mapped_column(String(10))  # github, discourse
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(20))  # mirrored, ignored, conflict, initial
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Effect(Base):
+    """The ledger of writes the service made, one row per idempotency key."""
+
+    __tablename__ = "effects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reply, topic, comment, label, tag, category, pm
+    target: Mapped[str] = mapped_column(String(200))
+    remote_id: Mapped[str | None] = mapped_column(String(100))
+    spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Cursor(Base):
+    """Where the last successful read of a feed stopped, and its ETag."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str | None] = mapped_column(String(200))
+    etag: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DigestSent(Base):
+    """One committee digest per period."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(40), unique=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    remote_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class Problem(Base):
+    """Something to report in `status` and the digest, until it is resolved."""
+
+    __tablename__ = "problems"
+    __table_args__ = (UniqueConstraint("kind", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,89 @@
+"""Command line: help, exit codes, status on an empty database, links made by hand."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from forumsync.db import open_database
+from forumsync.models import Link, ManualLink, Spec, Thread
+from forumsync.timeutil import utcnow
+
+
+def test_help_lists_the_commands(run_cli) -> None:
+    result = run_cli("--help")
+    assert result.exit_code == 0
+    for command in ("config", "db", "status", "link", "unlink"):
+        assert command in result.output
+
+
+def test_unknown_option_is_a_usage_error(run_cli) -> None:
+    assert run_cli("status", "--frobnicate").exit_code == 2
+    assert run_cli("link", "--topic", "x", "--pr", "3").exit_code == 2
+    assert run_cli("link", "--topic", "0", "--pr", "3").exit_code == 2
+
+
+def test_status_on_a_new_database(config_file, run_cli) -> None:
+    path = config_file()
+    result = run_cli("--config", str(path), "status")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0].split()[:3] == ["SPEC", "title", "stage"]
+    assert "no SPECs tracked yet" in result.output
+    as_json = json.loads(run_cli("--config", str(path), "status", "--json").output)
+    assert as_json == {"specs": [], "problems": []}
+
+
+def test_db_upgrade_creates_the_schema(config_file, run_cli, tmp_path: Path) -> None:
+    result = run_cli("--config", str(config_file()), "db", "upgrade")
+    assert result.exit_code == 0
+    assert (tmp_path / "forumsync.db").exists()
+    assert run_cli("--config", str(config_file()), "db", "upgrade").exit_code == 0  # idempotent
+
+
+def test_config_from_environment_variable(config_file, run_cli) -> None:
+    path = config_file("[digest]\nstalled_after_days = 12")
+    result = run_cli("config", "check", env={"FORUMSYNC_CONFIG": str(path)})
+    assert result.exit_code == 0
+    assert "stalled_after_days = 12" in result.output
+
+
+def test_link_and_unlink_by_hand(config_file, run_cli, tmp_path: Path) -> None:
+    path = config_file()
+    db_url = f"sqlite:///{tmp_path / 'forumsync.db'}"
+    sessions = open_database(db_url)
+    with sessions.begin() as session:  # a SPEC already linked automatically
+        spec = Spec(stage="draft", introducing_pr=7, created_at=utcnow())
+        session.add_all([spec, Thread(id=40)])
+        session.flush()
+        session.add(Link(spec_id=spec.id, thread_id=40, method="pr_body", created_at=utcnow()))
+
+    result = run_cli("--config", str(path), "link", "--topic", "41", "--pr", "7")
+    assert result.exit_code == 0, result.output
+    with sessions() as session:
+        assert session.get(ManualLink, 7).topic_id == 41
+        assert session.scalars(select(Link)).all() == []  # the hand-made link wins next sync
+
+    clash = run_cli("--config", str(path), "link", "--topic", "41", "--pr", "8")
+    assert clash.exit_code == 2
+    assert "already linked by hand to PR #7" in clash.output
+
+    result = run_cli("--config", str(path), "unlink", "--pr", "7")
+    assert result.exit_code == 0
+    with sessions() as session:
+        assert session.get(ManualLink, 7).topic_id is None
+
+
+def test_console_script_exits_2_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[discourse]\nurl = 3\n[github]\nrepo = \"a/b\"\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "forumsync", "--config", str(bad), "status"],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 2
+    assert "[discourse] url" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,92 @@
+"""Storage: migrations agree with the models, go up and down, and the constraints hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from forumsync.db import downgrade, make_engine, open_database, upgrade
+from forumsync.models import Base, Effect, Link, Spec, Thread
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+def test_models_and_migrations_agree(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_upgrade_then_downgrade_on_an_empty_file(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    assert {"specs", "threads", "links", "effects", "stage_events", "cursors", "digests",
+            "problems", "pull_requests", "manual_links"} <= set(inspect(engine).get_table_names())
+    downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    upgrade(engine)  # and up again
+    assert "specs" in inspect(engine).get_table_names()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_url: str) -> None:
+    engine = make_engine(db_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def _spec(**values) -> Spec:
+    return Spec(stage="draft", created_at=NOW, **values)
+
+
+def test_one_viability_thread_per_spec(db_url: str) -> None:
+    sessions = open_database(db_url)
+    with sessions() as session:
+        first, second = _spec(introducing_pr=1), _spec(introducing_pr=2)
+        session.add_all([first, second, Thread(id=10), Thread(id=11)])
+        session.flush()
+        session.add(Link(spec_id=first.id, thread_id=10, method="pr_body", created_at=NOW))
+        session.flush()
+        session.add(Link(spec_id=second.id, thread_id=10, method="thread_post", created_at=NOW))
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
+    with sessions() as session:
+        spec = _spec(introducing_pr=3)
+        session.add_all([spec, Thread(id=12), Thread(id=13)])
+        session.flush()
+        session.add(Link(spec_id=spec.id, thread_id=12, method="manual", created_at=NOW))
+        session.add(Link(spec_id=spec.id, thread_id=13, method="manual", created_at=NOW))
+        with pytest.raises(IntegrityError):
+            session.flush()
+
+
+def test_one_effect_per_idempotency_key(db_url: str) -> None:
+    sessions = open_database(db_url)
+    with sessions() as session:
+        session.add(Effect(key="reply:pr-4:opened", kind="reply", target="t/1", created_at=NOW))
+        session.flush()
+        session.add(Effect(key="reply:pr-4:opened", kind="reply", target="t/1", created_at=NOW))
+        with pytest.raises(IntegrityError):
+            session.flush()
+
+
+def test_foreign_keys_are_enforced(db_url: str) -> None:
+    sessions = open_database(db_url)
+    with sessions() as session:
+        session.add(Link(spec_id=999, thread_id=998, method="manual", created_at=NOW))
+        with pytest.raises(IntegrityError):
+            session.flush()
