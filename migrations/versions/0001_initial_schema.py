@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:49:46.943308
+Create Date: 2026-11-22 01:58:57.732757
 """
 
 import sqlalchemy as sa
@@ -49,6 +49,8 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(length=20), nullable=False),
         sa.Column("introducing_pr", sa.Integer(), nullable=True),
         sa.Column("path", sa.String(length=300), nullable=True),
+        sa.Column("is_draft", sa.Boolean(), nullable=True),
+        sa.Column("endorsed_by", sa.JSON(), nullable=False),
         sa.Column("stage_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -44,6 +44,8 @@ class Spec(Base):
     stage: Mapped[str] = mapped_column(String(20))
     introducing_pr: Mapped[int | None] = mapped_column(Integer, unique=True)
     path: Mapped[str | None] = mapped_column(String(300), unique=True)
+    is_draft: Mapped[bool | None] = mapped_column()  # front matter on the default branch
+    endorsed_by: Mapped[list[str]] = mapped_column(JSON, default=list)  # Core Projects only
     stage_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

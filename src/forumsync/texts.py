@@ -1,0 +1,64 @@
+"""The words the service writes on each side. Anything copied across goes through safe_copy."""
+
+from __future__ import annotations
+
+from forumsync.safetext import safe_copy
+from forumsync.stages import Stage
+
+
+def spec_name(number: int | None, pr: int | None) -> str:
+    if number is not None:
+        return f"SPEC {number}"
+    return f"the SPEC proposed in PR #{pr}" if pr else "this SPEC"
+
+
+def pr_opened_reply(pr_url: str, pr_number: int, title: str, author: str) -> str:
+    return (
+        f"A SPEC pull request was opened for this idea: [#{pr_number} {safe_copy(title, 120)}]"
+        f"({pr_url}) by {safe_copy('@' + author, 60)}.\n\n"
+        "Discussion of the idea continues here; review of the document happens on GitHub."
+    )
+
+
+def pr_opened_comment(thread_url: str, thread_title: str) -> str:
+    return (
+        f"The viability discussion for this SPEC is on the forum: [{safe_copy(thread_title, 120)}]"
+        f"({thread_url}). forumsync keeps the stage of this SPEC in step between the two."
+    )
+
+
+def new_thread_body(pr_url: str, pr_number: int, title: str, author: str, summary: str) -> str:
+    return (
+        f"SPEC pull request [#{pr_number} {safe_copy(title, 120)}]({pr_url}) by "
+        f"{safe_copy('@' + author, 60)} did not link a viability discussion, so this thread "
+        f"was opened for it.\n\n> {safe_copy(summary, 400) or '(no description)'}\n\n"
+        "Please discuss whether this SPEC is viable here."
+    )
+
+
+def missing_thread_comment(thread_url: str) -> str:
+    return (
+        "This SPEC pull request does not link its viability discussion in SPECs/Ideas, which "
+        "the pull request template requires. A thread was opened for it: "
+        f"{thread_url}. Please add that link to the description, or link the existing "
+        "discussion if there is one."
+    )
+
+
+def stage_note(name: str, to_stage: Stage, actor: str, side: str, source_url: str) -> str:
+    where = "GitHub" if side == "github" else "the forum"
+    return (
+        f"{name} is now **{to_stage.value}**: changed by {safe_copy('@' + actor, 60)} on "
+        f"{where} ([source]({source_url}))."
+    )
+
+
+def endorsed_note(name: str, project: str, count: int, pr_url: str | None) -> str:
+    link = f" ([PR]({pr_url}))" if pr_url else ""
+    plural = "endorsement" if count == 1 else "endorsements"
+    return f"{safe_copy(project, 40)} endorsed {name} — {count} {plural}{link}."
+
+
+def published_note(name: str, pr_url: str | None) -> str:
+    link = f" ([PR]({pr_url}))" if pr_url else ""
+    return f"{name} was published: it is no longer a draft{link}."
