@@ -1,0 +1,83 @@
+"""Reading forum links the way they really occur, and making copied text safe."""
+
+from __future__ import annotations
+
+import pytest
+
+from forumsync.links import (
+    BadThreadRef,
+    ThreadRef,
+    parse_thread_url,
+    pull_numbers_in,
+    thread_refs_in,
+)
+from forumsync.markers import is_own, marker, with_marker
+from forumsync.safetext import neutralise_mentions, safe_copy
+from forumsync.specfiles import is_spec_path, spec_number_from_path
+
+FORUM = "https://discuss.scientific-python.org"
+
+
+@pytest.mark.parametrize(("url", "topic", "slug"), [
+    (f"{FORUM}/t/spec-7-seeding-pseudo-random-number-generation/364", 364,
+     "spec-7-seeding-pseudo-random-number-generation"),
+    (f"{FORUM}/t/364", 364, None),
+    (f"{FORUM}/t/some-slug/364/12", 364, "some-slug"),
+    (f"{FORUM}/t/only-a-slug", None, "only-a-slug"),
+    (f"{FORUM}/t/only-a-slug/", None, "only-a-slug"),
+    ("HTTPS://Discuss.Scientific-Python.org/t/x/9.", 9, "x"),
+])
+def test_forum_urls(url: str, topic: int | None, slug: str | None) -> None:
+    ref = parse_thread_url(url, FORUM)
+    assert isinstance(ref, ThreadRef)
+    assert (ref.topic_id, ref.slug) == (topic, slug)
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    (f"{FORUM}/t/", "placeholder"),
+    (f"{FORUM}/c/specs/6", "not a forum thread"),
+    ("https://github.com/scientific-python/specs/issues/12", "not on the forum"),
+    ("", "empty"),
+])
+def test_links_that_link_nothing(url: str, reason: str) -> None:
+    ref = parse_thread_url(url, FORUM)
+    assert isinstance(ref, BadThreadRef) and reason in ref.reason
+
+
+def test_thread_refs_in_a_pr_template_body() -> None:
+    body = (f"#### Viability discussion\n\n<!-- link here -->\n{FORUM}/t/my-idea/42\n\n"
+            "see also https://example.org/t/5 and (https://github.com/a/b/pull/3)")
+    refs = thread_refs_in(body, FORUM)
+    assert refs == [ThreadRef(42, "my-idea", f"{FORUM}/t/my-idea/42")]
+
+
+def test_pull_numbers_in_posts() -> None:
+    text = ("PR: https://github.com/scientific-python/specs/pull/310 and "
+            "https://github.com/other/repo/pull/9")
+    assert pull_numbers_in(text, "scientific-python/specs") == {310}
+
+
+def test_mentions_are_neutralised_but_emails_are_not() -> None:
+    text = neutralise_mentions("thanks @alice and @numpy/core, mail bob@example.org")
+    assert "@alice" not in text and "@numpy/core" not in text
+    assert "bob@example.org" in text
+
+
+def test_safe_copy_strips_html_bounds_length_and_flattens() -> None:
+    copied = safe_copy("<script>alert(1)</script><b>Hi</b> [x](http://evil)\n\n" + "y" * 500,
+                       limit=60)
+    assert "<" not in copied and "\n" not in copied and len(copied) <= 60
+    assert copied.endswith("…") and "\\[x\\]" in copied
+
+
+def test_markers_round_trip() -> None:
+    body = with_marker("Hello", "opened:pr-3:reply")
+    assert marker("opened:pr-3:reply") in body and is_own(body)
+    assert not is_own("a human's post")
+
+
+def test_spec_paths() -> None:
+    assert spec_number_from_path("spec-0004/index.md") == 4
+    assert spec_number_from_path("spec-0002.md") == 2
+    assert not is_spec_path("spec-0004/figure.png")
+    assert not is_spec_path("core-projects/numpy.md")
