@@ -173,6 +173,7 @@ class FakeService:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stall
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
@@ -246,7 +247,8 @@ class ServiceServer:
         self.url = f"http://{host}:{port}"
         service.base_url = self.url
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"sandbox-{service.name}", daemon=True
+            target=self._server.serve_forever, name=f"sandbox-{service.name}", daemon=True,
+            kwargs={"poll_interval": 0.05},  # stop() returns within 50 ms, not 500
         )
 
     def start(self) -> ServiceServer:

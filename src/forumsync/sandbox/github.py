@@ -1,0 +1,662 @@
+"""A stateful fake of the GitHub REST endpoints forumsync uses, served on 127.0.0.1.
+
+One repository with a `main` branch of text files and real git blob shas; pull requests with
+labels, issue events, comments; org teams. Shapes follow recorded GitHub traffic: list items
+carry `merged_at` but no `merged`; Link headers page through `/repositories/{id}/...`;
+strong ETags and 304s that cost no rate limit; base64 file content wrapped every 60 chars;
+rate-limit headers in GitHub's Title-Case. Tests act as people through plain methods
+(`open_pull`, `add_label`, `merge_pull`, ...); the service acts through HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import hashlib
+import itertools
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from forumsync.sandbox.core import Clock, FakeService, Request, Response, iso, route
+
+DOCS = "https://docs.github.com/rest"
+HTML = "https://github.com"
+SHA_MEDIA_TYPE = "application/vnd.github.sha"
+REPO = "/repos/{owner}/{name}"
+BY_ID = "/repositories/{repo_id}"  # where GitHub's Link headers point for later pages
+
+
+def blob_sha(text: str) -> str:
+    """Git's blob id, as GitHub reports it for a file."""
+    data = text.encode("utf-8")
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def wrapped_base64(text: str) -> str:
+    """The contents API's encoding: base64 with a newline after every 60 characters."""
+    flat = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return "".join(flat[i : i + 60] + "\n" for i in range(0, len(flat), 60))
+
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha1("\n".join(map(str, parts)).encode("utf-8")).hexdigest()
+
+
+def error(status: int, message: str, doc: str = "", **extra: Any) -> Response:
+    return Response(status, {"message": message, **extra, "documentation_url": f"{DOCS}{doc}"})
+
+
+def _invalid(resource: str, code: str, name: str, doc: str) -> _Reply:
+    return _Reply(error(422, "Validation Failed", doc,
+                        errors=[{"resource": resource, "code": code, "field": name}]))
+
+
+class _Reply(Exception):
+    """Raised by a handler to answer at once (404, 401, 422)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+@dataclass
+class Commit:
+    sha: str
+    files: dict[str, str]
+    message: str
+    date: datetime
+    parents: tuple[str, ...] = ()
+
+
+@dataclass
+class Pull:
+    number: int
+    title: str
+    body: str
+    author: str
+    base_sha: str
+    head_sha: str
+    changes: dict[str, str | None]  # path -> new text, None: deleted
+    created_at: datetime
+    updated_at: datetime
+    labels: list[str] = field(default_factory=list)
+    state: str = "open"
+    closed_at: datetime | None = None
+    merged_at: datetime | None = None
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+
+    @property
+    def merged(self) -> bool:
+        return self.merged_at is not None
+
+
+@dataclass
+class Comment:
+    id: int
+    number: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass
+class Event:
+    id: int
+    number: int
+    event: str
+    actor: str
+    created_at: datetime
+    label: str | None = None
+    commit_id: str | None = None
+
+
+class FakeGitHub(FakeService):
+    name = "github"
+
+    def __init__(self, repo: str = "scientific-python/specs", clock: Clock | None = None) -> None:
+        super().__init__(clock)
+        self.owner, self.repo_name = repo.split("/", 1)
+        self.full_name = repo
+        self.repo_id, self.org_id = 458_300_001, 73_500_001
+        self.by_id = f"/repositories/{self.repo_id}"
+        self.default_branch = "main"
+        self.api_login = "forumsync-bot"  # who the token acts as
+        self.tokens: dict[str, str] = {}  # token -> login; empty: any token is api_login
+        self.users: dict[str, int] = {}
+        self.teams: dict[str, set[str]] = {}
+        self.team_ids: dict[str, int] = {}
+        self.repo_labels: dict[str, dict[str, Any]] = {}  # lower-case name -> label
+        self.pulls: dict[int, Pull] = {}
+        self.comments: list[Comment] = []
+        self.events: list[Event] = []
+        self.commits: dict[str, Commit] = {}
+        self.rate_used: Counter[str] = Counter()  # identity -> requests this hour
+        self.rate_reset = int(time.time()) + 3600  # wall clock: clients compare with theirs
+        self._ids = itertools.count(1_000_001)
+        self._numbers = itertools.count(1)
+        first = Commit("", {"README.md": f"# {self.repo_name}\n"}, "Initial commit",
+                       self.clock.now())
+        self.branch_head = self._store(first)
+
+    # --- acting as people (plain methods, not HTTP) --------------------------------------
+
+    def add_user(self, login: str) -> int:
+        with self.lock:
+            return self.users.setdefault(login, 5_000_000 + len(self.users) + 1)
+
+    def add_team_member(self, team_slug: str, login: str) -> None:
+        with self.lock:
+            self.add_user(login)
+            self.teams.setdefault(team_slug, set()).add(login)
+            self.team_ids.setdefault(team_slug, 9_000_001 + len(self.team_ids))
+
+    def set_file(self, path: str, text: str | None, message: str = "") -> str:
+        """Commit straight to the default branch (None deletes); the new head sha."""
+        with self.lock:
+            head = self.commits[self.branch_head]
+            files = _apply(head.files, {path: text})
+            commit = Commit("", files, message or f"Update {path}", self.clock.tick(), (head.sha,))
+            self.branch_head = self._store(commit)
+            return self.branch_head
+
+    def open_pull(self, author: str, title: str, body: str, files: dict[str, str | None],
+                  labels: tuple[str, ...] | list[str] = ()) -> int:
+        with self.lock:
+            now, base = self.clock.tick(), self.commits[self.branch_head]
+            head = self._store(Commit("", _apply(base.files, files), title, now, (base.sha,)))
+            number = next(self._numbers)
+            self.add_user(author)
+            self.pulls[number] = Pull(number, title, body, author, base.sha, head, dict(files),
+                                      now, now)
+            for name in labels:
+                self.add_label(author, number, name)
+            return number
+
+    def push_to_pull(self, actor: str, number: int, files: dict[str, str | None]) -> str:
+        """A new commit on the pull's branch; the new head sha."""
+        with self.lock:
+            pull, now = self._pull(number), self.clock.tick()
+            pull.changes.update(files)
+            base = self.commits[pull.base_sha]
+            pull.head_sha = self._store(Commit("", _apply(base.files, pull.changes),
+                                               f"Update by {actor}", now, (pull.head_sha,)))
+            pull.updated_at = now
+            return pull.head_sha
+
+    def add_label(self, actor: str, number: int, name: str) -> None:
+        with self.lock:
+            pull, label = self._pull(number), self._label(name, create=True)
+            if label["name"] not in pull.labels:
+                pull.labels.append(label["name"])
+                self._event(actor, number, "labeled", label=label["name"])
+
+    def remove_label(self, actor: str, number: int, name: str) -> bool:
+        with self.lock:
+            pull = self._pull(number)
+            found = [n for n in pull.labels if n.lower() == name.lower()]
+            for n in found:
+                pull.labels.remove(n)
+                self._event(actor, number, "unlabeled", label=n)
+            return bool(found)
+
+    def close_pull(self, actor: str, number: int) -> None:
+        with self.lock:
+            if (pull := self._pull(number)).state == "open":
+                pull.state = "closed"
+                pull.closed_at = self._event(actor, number, "closed").created_at
+
+    def reopen_pull(self, actor: str, number: int) -> None:
+        with self.lock:
+            if (pull := self._pull(number)).state == "closed" and not pull.merged:
+                pull.state, pull.closed_at = "open", None
+                self._event(actor, number, "reopened")
+
+    def merge_pull(self, actor: str, number: int) -> str:
+        """Apply the pull's files to the default branch; records merged then closed."""
+        with self.lock:
+            pull = self._pull(number)
+            if pull.state != "open":
+                raise ValueError(f"pull {number} is not open")
+            head, now = self.commits[self.branch_head], self.clock.tick()
+            merge = Commit("", _apply(head.files, pull.changes), f"Merge pull request #{number}",
+                           now, (head.sha, pull.head_sha))
+            self.branch_head = pull.merge_commit_sha = self._store(merge)
+            pull.state, pull.merged_at, pull.closed_at, pull.merged_by = "closed", now, now, actor
+            self._event(actor, number, "merged", commit_id=merge.sha, at=now)
+            self._event(actor, number, "closed", at=now)
+            return merge.sha
+
+    def comment(self, author: str, number: int, body: str) -> int:
+        with self.lock:
+            pull, now = self._pull(number), self.clock.tick()
+            self.add_user(author)
+            self.comments.append(Comment(next(self._ids), number, author, body, now))
+            pull.updated_at = now
+            return self.comments[-1].id
+
+    def comments_on(self, number: int) -> list[Comment]:
+        return [c for c in self.comments if c.number == number]
+
+    def labels_on(self, number: int) -> tuple[str, ...]:
+        return tuple(self._pull(number).labels)
+
+    def events_on(self, number: int) -> list[Event]:
+        return [e for e in self.events if e.number == number]
+
+    def file(self, path: str, ref: str | None = None) -> str | None:
+        return self._commit(ref or self.default_branch).files.get(path)
+
+    # --- state helpers -------------------------------------------------------------------
+
+    def _store(self, commit: Commit) -> str:
+        tree = _sha(*sorted(f"{p} {blob_sha(t)}" for p, t in commit.files.items()))
+        commit.sha = _sha("commit", tree, *commit.parents, commit.message, iso(commit.date))
+        self.commits[commit.sha] = commit
+        return commit.sha
+
+    def _commit(self, ref: str) -> Commit:
+        ref = ref.removeprefix("refs/").removeprefix("heads/")
+        if ref in (self.default_branch, "HEAD"):
+            return self.commits[self.branch_head]
+        heads = {f"pr-{p.number}": p.head_sha for p in self.pulls.values()}
+        if ref in heads:
+            return self.commits[heads[ref]]
+        found = [c for sha, c in self.commits.items() if len(ref) >= 7 and sha.startswith(ref)]
+        if len(found) != 1:
+            raise _Reply(error(422, f"No commit found for SHA: {ref}", "/commits/commits"))
+        return found[0]
+
+    def _pull(self, number: int | str) -> Pull:
+        pull = self.pulls.get(int(number))
+        if pull is None:
+            raise _Reply(error(404, "Not Found"))
+        return pull
+
+    def _label(self, name: str, *, create: bool = False) -> dict[str, Any]:
+        label = self.repo_labels.get(name.lower())
+        if label is None and create:
+            label = self.repo_labels[name.lower()] = {
+                "id": next(self._ids), "node_id": _node("LA", name), "url": "", "name": name,
+                "color": "ededed", "default": False, "description": None,
+            }
+        if label is None:
+            raise _Reply(error(404, "Not Found", "/issues/labels#get-a-label"))
+        return label
+
+    def _event(self, actor: str, number: int, kind: str, *, label: str | None = None,
+               commit_id: str | None = None, at: datetime | None = None) -> Event:
+        self.add_user(actor)
+        now = at or self.clock.tick()
+        event = Event(next(self._ids), number, kind, actor, now, label, commit_id)
+        self.events.append(event)
+        self.pulls[number].updated_at = now
+        return event
+
+    # --- JSON shapes ---------------------------------------------------------------------
+
+    @property
+    def _api(self) -> str:
+        return f"{self.base_url}/repos/{self.full_name}"
+
+    def _user_json(self, login: str) -> dict[str, Any]:
+        uid = self.add_user(login)
+        return {"login": login, "id": uid, "node_id": _node("U", login),
+                "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4",
+                "gravatar_id": "", "url": f"{self.base_url}/users/{login}",
+                "html_url": f"{HTML}/{login}", "site_admin": False,
+                "type": "Organization" if login == self.owner else "User"}
+
+    def _repo_json(self) -> dict[str, Any]:
+        return {"id": self.repo_id, "node_id": _node("R", self.full_name),
+                "name": self.repo_name, "full_name": self.full_name, "private": False,
+                "owner": self._user_json(self.owner),
+                "html_url": f"{HTML}/{self.full_name}", "url": self._api, "fork": False,
+                "default_branch": self.default_branch, "visibility": "public"}
+
+    def _label_json(self, name: str) -> dict[str, Any]:
+        label = dict(self._label(name, create=True))
+        return label | {"url": f"{self._api}/labels/{label['name'].replace(' ', '%20')}"}
+
+    def _pull_json(self, p: Pull, *, single: bool) -> dict[str, Any]:
+        api, html = f"{self._api}/pulls/{p.number}", f"{HTML}/{self.full_name}/pull/{p.number}"
+        ref = lambda label, sha, who: {  # noqa: E731
+            "label": f"{who}:{label}", "ref": label, "sha": sha,
+            "user": self._user_json(who), "repo": self._repo_json()}
+        data = {
+            "url": api, "id": 1_900_000_000 + p.number, "node_id": _node("PR", p.number),
+            "html_url": html, "diff_url": f"{html}.diff", "patch_url": f"{html}.patch",
+            "issue_url": f"{self._api}/issues/{p.number}", "number": p.number,
+            "state": p.state, "locked": False, "title": p.title,
+            "user": self._user_json(p.author), "body": p.body or None,
+            "created_at": iso(p.created_at), "updated_at": iso(p.updated_at),
+            "closed_at": _iso(p.closed_at), "merged_at": _iso(p.merged_at),
+            "merge_commit_sha": p.merge_commit_sha, "assignee": None, "assignees": [],
+            "requested_reviewers": [], "requested_teams": [],
+            "labels": [self._label_json(n) for n in p.labels], "milestone": None,
+            "draft": False, "commits_url": f"{api}/commits", "comments_url":
+            f"{self._api}/issues/{p.number}/comments", "head": ref(f"pr-{p.number}",
+            p.head_sha, p.author), "base": ref(self.default_branch, p.base_sha, self.owner),
+            "author_association": "CONTRIBUTOR", "auto_merge": None, "active_lock_reason": None,
+        }
+        if single:  # only the single-pull endpoint says merged / merged_by / counts
+            files = self._files_json(p)
+            data |= {
+                "merged": p.merged, "mergeable": None if p.state == "closed" else True,
+                "mergeable_state": "unknown" if p.state == "closed" else "clean",
+                "merged_by": self._user_json(p.merged_by) if p.merged_by else None,
+                "comments": len(self.comments_on(p.number)), "review_comments": 0,
+                "maintainer_can_modify": False, "commits": 1,
+                "additions": sum(f["additions"] for f in files),
+                "deletions": sum(f["deletions"] for f in files), "changed_files": len(files),
+            }
+        return data
+
+    def _files_json(self, p: Pull) -> list[dict[str, Any]]:
+        base, out = self.commits[p.base_sha].files, []
+        for path in sorted(p.changes):
+            old, new = base.get(path), p.changes[path]
+            if old == new or (old is None and new is None):
+                continue
+            status = "added" if old is None else "removed" if new is None else "modified"
+            diff = list(difflib.unified_diff((old or "").splitlines(), (new or "").splitlines(),
+                                             lineterm="", n=0))[2:]
+            plus = sum(1 for line in diff if line.startswith("+"))
+            minus = sum(1 for line in diff if line.startswith("-"))
+            out.append({"sha": blob_sha(new) if new is not None else "0" * 40,
+                        "filename": path, "status": status, "additions": plus,
+                        "deletions": minus, "changes": plus + minus,
+                        "blob_url": f"{HTML}/{self.full_name}/blob/{p.head_sha}/{path}",
+                        "contents_url": f"{self._api}/contents/{path}?ref={p.head_sha}",
+                        "patch": "\n".join(diff)})
+        return out
+
+    def _event_json(self, e: Event) -> dict[str, Any]:
+        data = {"id": e.id, "node_id": _node(e.event.title() + "Event", e.id),
+                "url": f"{self._api}/issues/events/{e.id}", "actor": self._user_json(e.actor),
+                "event": e.event, "commit_id": e.commit_id,
+                "commit_url": e.commit_id and f"{self._api}/commits/{e.commit_id}",
+                "created_at": iso(e.created_at), "performed_via_github_app": None}
+        if e.label:
+            data["label"] = {"name": e.label, "color": self._label(e.label)["color"]}
+        return data
+
+    def _comment_json(self, c: Comment) -> dict[str, Any]:
+        return {"url": f"{self._api}/issues/comments/{c.id}",
+                "html_url": f"{HTML}/{self.full_name}/pull/{c.number}#issuecomment-{c.id}",
+                "issue_url": f"{self._api}/issues/{c.number}", "id": c.id,
+                "node_id": _node("IC", c.id), "user": self._user_json(c.author),
+                "created_at": iso(c.created_at), "updated_at": iso(c.created_at),
+                "author_association": "MEMBER" if c.author == self.api_login else "CONTRIBUTOR",
+                "body": c.body, "performed_via_github_app": None}
+
+    def _content_json(self, path: str, text: str | None, ref: str) -> dict[str, Any]:
+        """A contents entry; text None: a folder (type dir, a tree sha, no download_url)."""
+        url, is_file = f"{self._api}/contents/{path}?ref={ref}", text is not None
+        sha = blob_sha(text) if is_file else _sha("tree", path, ref)
+        git = f"{self._api}/git/{'blobs' if is_file else 'trees'}/{sha}"
+        html = f"{HTML}/{self.full_name}/{'blob' if is_file else 'tree'}/{ref}/{path}"
+        raw = f"https://raw.githubusercontent.com/{self.full_name}/{ref}/{path}"
+        return {"name": path.rsplit("/", 1)[-1], "path": path, "sha": sha,
+                "size": len(text.encode("utf-8")) if is_file else 0, "url": url,
+                "html_url": html, "git_url": git, "download_url": raw if is_file else None,
+                "type": "file" if is_file else "dir", "_links": {"self": url, "git": git,
+                                                                  "html": html}}
+
+    # --- HTTP plumbing -------------------------------------------------------------------
+
+    def dispatch(self, request: Request) -> Response:
+        with self.lock:
+            identity = request.headers.get("authorization", "").split(" ", 1)[-1] or None
+            try:
+                if identity and self.tokens and identity not in self.tokens:
+                    self.requests[f"{request.method} (bad credentials)"] += 1
+                    raise _Reply(error(401, "Bad credentials"))
+                response = super().dispatch(request)
+            except _Reply as reply:
+                response = reply.response
+            return self._finish(request, response, identity)
+
+    def not_found(self, request: Request) -> Response:
+        return error(404, "Not Found")
+
+    def _finish(self, request: Request, response: Response, identity: str | None) -> Response:
+        """Add what every GitHub answer carries: rate-limit headers, ETag, 304 on a match."""
+        h = response.headers
+        if request.method == "GET" and response.status == 200:
+            body = response.body if isinstance(response.body, bytes) else json.dumps(
+                response.body).encode("utf-8")
+            h["ETag"] = f'"{hashlib.sha256(body).hexdigest()}"'
+            sent = {t.strip().removeprefix("W/") for t in
+                    request.headers.get("if-none-match", "").split(",")}
+            if h["ETag"] in sent:
+                response = Response(304, None, {k: v for k, v in h.items() if k != "Link"})
+                h = response.headers
+        key = identity or "anonymous"
+        limit = 5000 if identity else 60
+        if response.status != 304:  # conditional hits are free on GitHub
+            self.rate_used[key] += 1
+        used = self.rate_used[key]
+        h.update({  # names cased as GitHub sends them, the odd lower-case one included
+            "X-GitHub-Media-Type": "github.v3; format=json",
+            "x-github-api-version-selected": "2022-11-28", "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(0, limit - used)),
+            "X-RateLimit-Reset": str(self.rate_reset), "X-RateLimit-Used": str(used),
+            "X-RateLimit-Resource": "core", "X-GitHub-Request-Id": f"{len(self.log):04X}:{used:X}",
+        })
+        return response
+
+    def _actor(self, request: Request) -> str:
+        """Writes need a token (reads are public); the login the token acts as."""
+        token = request.headers.get("authorization", "").split(" ", 1)[-1]
+        if not token:
+            raise _Reply(error(401, "Requires authentication"))
+        return self.tokens.get(token, self.api_login)
+
+    def _repo(self, request: Request) -> None:
+        p = request.params
+        same = (p.get("owner"), p.get("name")) == (self.owner, self.repo_name)
+        if not same and p.get("repo_id") != str(self.repo_id):
+            raise _Reply(error(404, "Not Found"))
+
+    def _page(self, request: Request, items: list[Any], tail: str, root: str = "") -> Response:
+        """One page of `items` (per_page default 30, at most 100). Link rel prev/next/last/
+        first point where GitHub's do, `/repositories/{id}{tail}` for repository lists, with
+        the request's other parameters then `page`."""
+        per_page = min(100, max(1, int(request.arg("per_page") or 30)))
+        page, last = max(1, int(request.arg("page") or 1)), max(1, -(-len(items) // per_page))
+        query = [(k, v[-1]) for k, v in request.query.items() if k != "page"]
+        where = f"{self.base_url}{root or self.by_id}{tail}"
+        rels = [("prev", page - 1)] if page > 1 else []
+        rels += [("next", page + 1), ("last", last)] if page < last else []
+        rels += [("first", 1)] if page > 1 else []
+        links = [f'<{where}?{urlencode([*query, ("page", n)])}>; rel="{r}"' for r, n in rels]
+        headers = {"Link": ", ".join(links)} if links else {}
+        return Response(200, items[(page - 1) * per_page : page * per_page], headers)
+
+    # --- endpoints -----------------------------------------------------------------------
+
+    @route("GET", "/user")
+    def api_user(self, req: Request) -> Response:
+        return Response(200, self._user_json(self._actor(req)))
+
+    @route("GET", REPO)
+    def api_repo(self, req: Request) -> Response:
+        self._repo(req)
+        return Response(200, self._repo_json())
+
+    @route("GET", REPO + "/pulls")
+    @route("GET", BY_ID + "/pulls")
+    def api_pulls(self, req: Request) -> Response:
+        self._repo(req)
+        state, sort = req.arg("state", "open"), req.arg("sort", "created")
+        desc = req.arg("direction", "desc" if sort == "created" else "asc") == "desc"
+        key = (lambda p: p.updated_at) if sort == "updated" else (lambda p: p.created_at)
+        chosen = [p for p in self.pulls.values() if state in ("all", p.state)]
+        chosen.sort(key=lambda p: (key(p), p.number), reverse=desc)
+        return self._page(req, [self._pull_json(p, single=False) for p in chosen], "/pulls")
+
+    @route("GET", REPO + "/pulls/{number}")
+    def api_pull(self, req: Request) -> Response:
+        self._repo(req)
+        return Response(200, self._pull_json(self._pull(req.params["number"]), single=True))
+
+    @route("GET", REPO + "/pulls/{number}/files")
+    @route("GET", BY_ID + "/pulls/{number}/files")
+    def api_pull_files(self, req: Request) -> Response:
+        self._repo(req)
+        pull = self._pull(req.params["number"])
+        return self._page(req, self._files_json(pull), f"/pulls/{pull.number}/files")
+
+    @route("GET", REPO + "/contents/{a}")
+    @route("GET", REPO + "/contents/{a}/{b}")
+    @route("GET", REPO + "/contents/{a}/{b}/{c}")
+    def api_contents(self, req: Request) -> Response:
+        self._repo(req)
+        path = "/".join(unquote(req.params[k]) for k in "abc" if k in req.params).strip("/")
+        ref = req.arg("ref") or self.default_branch
+        files = self._commit(ref).files
+        if path in files:
+            data = self._content_json(path, files[path], ref)
+            return Response(200, data | {"content": wrapped_base64(files[path]),
+                                         "encoding": "base64"})
+        prefix = path + "/"
+        children = sorted({p[len(prefix):].split("/", 1)[0] for p in files if p.startswith(prefix)})
+        if not children:
+            raise _Reply(error(404, "Not Found", "/repos/contents#get-repository-content"))
+        return Response(200, [self._content_json(prefix + c, files.get(prefix + c), ref)
+                              for c in children])
+
+    @route("GET", REPO + "/commits/{ref}")
+    def api_commit(self, req: Request) -> Response:
+        self._repo(req)
+        commit = self._commit(unquote(req.params["ref"]))
+        if SHA_MEDIA_TYPE in req.headers.get("accept", ""):
+            return Response(200, commit.sha.encode("ascii"),
+                            content_type=f"{SHA_MEDIA_TYPE}; charset=utf-8")
+        return Response(200, {"sha": commit.sha, "url": f"{self._api}/commits/{commit.sha}",
+                              "commit": {"message": commit.message},
+                              "parents": [{"sha": s} for s in commit.parents]})
+
+    @route("GET", REPO + "/git/trees/{ref}")
+    def api_tree(self, req: Request) -> Response:
+        self._repo(req)
+        try:
+            commit = self._commit(unquote(req.params["ref"]))
+        except _Reply:
+            raise _Reply(error(404, "Not Found", "/git/trees#get-a-tree")) from None
+        entries: dict[str, dict[str, Any]] = {}  # folders appear as "tree" entries
+        for path, text in commit.files.items():
+            parts = path.split("/")
+            for folder in ("/".join(parts[:d]) for d in range(1, len(parts))):
+                sha = _sha("tree", folder, commit.sha)
+                entries[folder] = {"path": folder, "mode": "040000", "type": "tree", "sha": sha,
+                                   "url": f"{self._api}/git/trees/{sha}"}
+            blob = blob_sha(text)
+            entries[path] = {"path": path, "mode": "100644", "type": "blob", "sha": blob,
+                             "size": len(text.encode()), "url": f"{self._api}/git/blobs/{blob}"}
+        recursive = req.arg("recursive") not in (None, "", "0", "false")
+        tree = [e for p, e in sorted(entries.items()) if recursive or "/" not in p]
+        sha = _sha("tree", commit.sha)
+        return Response(200, {"sha": sha, "url": f"{self._api}/git/trees/{sha}",
+                              "tree": tree, "truncated": False})
+
+    @route("GET", REPO + "/labels/{label}")
+    def api_label(self, req: Request) -> Response:
+        self._repo(req)
+        return Response(200, self._label_json(self._label(unquote(req.params["label"]))["name"]))
+
+    @route("POST", REPO + "/labels")
+    def api_create_label(self, req: Request) -> Response:
+        self._repo(req)
+        self._actor(req)
+        data = req.json() or {}
+        name = str(data.get("name") or "")
+        if not name or name.lower() in self.repo_labels:
+            raise _invalid("Label", "already_exists" if name else "missing_field", "name",
+                           "/issues/labels#create-a-label")
+        label = self._label(name, create=True)
+        label.update(color=data.get("color") or "ededed", description=data.get("description"))
+        return Response(201, self._label_json(name))
+
+    @route("GET", REPO + "/issues/{number}/{kind}")
+    @route("GET", BY_ID + "/issues/{number}/{kind}")
+    def api_issue_list(self, req: Request) -> Response:
+        """The paged lists on an issue: labels, events (oldest first), comments."""
+        self._repo(req)
+        n, kind = self._pull(req.params["number"]).number, req.params["kind"]
+        items = {"labels": lambda: [self._label_json(x) for x in self.pulls[n].labels],
+                 "events": lambda: [self._event_json(e) for e in self.events_on(n)],
+                 "comments": lambda: [self._comment_json(c) for c in self.comments_on(n)]}
+        if kind not in items:
+            raise _Reply(error(404, "Not Found"))
+        return self._page(req, items[kind](), f"/issues/{n}/{kind}")
+
+    @route("POST", REPO + "/issues/{number}/labels")
+    def api_add_labels(self, req: Request) -> Response:
+        self._repo(req)
+        actor, pull = self._actor(req), self._pull(req.params["number"])
+        data = req.json()
+        names = data.get("labels", []) if isinstance(data, dict) else data or []
+        for name in names:
+            self.add_label(actor, pull.number, str(name))
+        return Response(200, [self._label_json(n) for n in pull.labels])
+
+    @route("DELETE", REPO + "/issues/{number}/labels/{label}")
+    def api_remove_label(self, req: Request) -> Response:
+        self._repo(req)
+        actor, pull = self._actor(req), self._pull(req.params["number"])
+        if not self.remove_label(actor, pull.number, unquote(req.params["label"])):
+            raise _Reply(error(404, "Label does not exist",
+                               "/issues/labels#remove-a-label-from-an-issue"))
+        return Response(200, [self._label_json(n) for n in pull.labels])
+
+    @route("POST", REPO + "/issues/{number}/comments")
+    def api_create_comment(self, req: Request) -> Response:
+        self._repo(req)
+        actor, pull = self._actor(req), self._pull(req.params["number"])
+        body = (req.json() or {}).get("body")
+        if not isinstance(body, str) or not body:
+            raise _invalid("IssueComment", "missing_field", "body",
+                           "/issues/comments#create-an-issue-comment")
+        self.comment(actor, pull.number, body)
+        comment = self._comment_json(self.comments[-1])
+        return Response(201, comment, {"Location": comment["url"]})
+
+    @route("GET", "/orgs/{org}/teams/{slug}/members")
+    @route("GET", "/organizations/{org_id}/team/{team_id}/members")
+    def api_team_members(self, req: Request) -> Response:
+        """Needs a token with org access: 401 anonymous, 404 unknown team. Later pages go
+        through `/organizations/{id}/team/{id}/members`, as on GitHub."""
+        p, by_id = req.params, {str(i): s for s, i in self.team_ids.items()}
+        slug = p.get("slug") or by_id.get(p.get("team_id", ""), "")
+        org_ok = p.get("org") == self.owner or p.get("org_id") == str(self.org_id)
+        if not org_ok or slug not in self.teams:
+            raise _Reply(error(404, "Not Found", "/teams/members#list-team-members"))
+        self._actor(req)
+        members = [self._user_json(login) for login in sorted(self.teams[slug])]
+        team = f"/organizations/{self.org_id}/team/{self.team_ids[slug]}"
+        return self._page(req, members, "/members", root=team)
+
+def _apply(files: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    out = dict(files)
+    for path, text in changes.items():
+        if text is None:
+            out.pop(path, None)
+        else:
+            out[path] = text
+    return out
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return iso(moment) if moment else None
+
+
+def _node(kind: str, key: object) -> str:
+    return kind + "_" + base64.b64encode(f"{kind}{key}".encode()).decode("ascii").rstrip("=")
+
