@@ -40,6 +40,21 @@ class Context:
 
         return open_database(self.config.database.url)
 
+    def scratch_sessions(self):
+        """For a dry run: the real database if it exists, else a throwaway in-memory one,
+        so a dry run before the first sync creates no file."""
+        from sqlalchemy.engine import make_url
+
+        from forumsync.db import open_database
+
+        url = make_url(self.config.database.url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            from pathlib import Path
+
+            if not Path(url.database).exists():
+                return open_database("sqlite://")
+        return open_database(self.config.database.url)
+
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -141,6 +156,77 @@ def unlink(ctx: Context, pr_number: int) -> None:
 
     with ctx.sessions().begin() as session:
         click.echo(unlink_by_hand(session, pr_number))
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing anywhere.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def sync(ctx: Context, dry_run: bool, as_json: bool) -> None:
+    """One reconcile cycle; prints each action taken (or planned)."""
+    from forumsync.cycle import build_clients, run_cycle
+    from forumsync.timeutil import utcnow
+
+    config = ctx.config
+    sessions = ctx.scratch_sessions() if dry_run else ctx.sessions()
+    report = run_cycle(config, sessions, build_clients(config), utcnow(), dry_run=dry_run)
+    _print_report(report, dry_run, as_json)
+    sys.exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)
+
+
+def _print_report(report, dry_run: bool, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, **report.as_dict()}, indent=2))
+        return
+    verb = "would" if dry_run else "did"
+    for line in report.actions:
+        click.echo(f"{verb}: {line}")
+    for line in report.changes:
+        click.echo(f"stage: {line}")
+    for line in report.problems:
+        click.echo(f"problem: {line}")
+    for line in report.failures:
+        click.echo(f"failed: {line}", err=True)
+    if not (report.actions or report.changes or report.problems or report.failures):
+        click.echo("nothing to do")
+
+
+@cli.command()
+@pass_context
+def run(ctx: Context) -> None:
+    """The long-running worker: sync every interval; stops cleanly on SIGTERM/SIGINT."""
+    import logging
+
+    from forumsync.cycle import build_clients, run_cycle
+    from forumsync.timeutil import utcnow
+    from forumsync.worker import WorkerBusy, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = ctx.config
+    sessions = ctx.sessions()
+    clients = build_clients(config)
+
+    def sync_once() -> None:
+        report = run_cycle(config, sessions, clients, utcnow())
+        for line in report.actions:
+            logging.info("did: %s", line)
+        for line in report.failures:
+            logging.warning("failed: %s", line)
+
+    try:
+        run_worker(config, sessions, sync_once)
+    except WorkerBusy as exc:
+        click.echo(f"forumsync: {exc}", err=True)
+        sys.exit(EXIT_SOME_FAILED)
+
+
+@cli.command()
+def demo() -> None:
+    """Run the whole flow offline against the built-in sandbox and show what happened."""
+    from forumsync.demo import run_demo
+
+    failures = run_demo(click.echo)
+    sys.exit(EXIT_OK if failures == 0 else EXIT_SOME_FAILED)
 
 
 def main() -> None:

@@ -59,3 +59,4 @@ class Observation:
     core_projects: frozenset[str] = frozenset()
     committee: Committee = Committee(None, None)
     slugs: Mapping[str, int] = field(default_factory=dict)  # forum slug -> topic id
+    own_accounts: frozenset[str] = frozenset()  # the service's own logins: never a change

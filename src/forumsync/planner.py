@@ -30,6 +30,7 @@ from forumsync.links import (
     pull_numbers_in,
     thread_refs_in,
 )
+from forumsync.markers import PREFIX as MARKER_PREFIX
 from forumsync.observation import Observation, PullObservation, ThreadObservation
 from forumsync.records import SpecDocument
 from forumsync.specfiles import is_spec_path
@@ -38,6 +39,7 @@ from forumsync.state import PullState, SpecState, StoredState, ThreadState
 
 NEW_SPEC_LABEL = "New SPEC"
 ENDORSEMENT_LABEL = "SPEC endorsement"
+NEW_THREAD_KEY = "newthread:pr-"
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,6 @@ class PlanSettings:
     stage_labels: dict[str, str]
     stage_tags: dict[str, str]
     announce_window_days: int = 7
-    forum_user: str = "forumsync"
 
     def label(self, stage: Stage) -> str | None:
         return self.stage_labels.get(stage.value)
@@ -244,7 +245,7 @@ class _Cycle:
             return
         if thread.deleted or thread.category_id != self.settings.ideas_category_id:
             return
-        if _is_category_definition(thread.title):
+        if _is_category_definition(thread.title) or _opened_by_service(thread):
             return
         self.specs.append(SpecPlan(key=f"topic-{thread.id}", spec_id=None, stage=Stage.IDEA,
                                    title=thread.title, thread_id=thread.id, link_method="idea",
@@ -298,6 +299,8 @@ class _Cycle:
         for thread in self.obs.threads.values():
             if thread.category_id != self.settings.ideas_category_id or not thread.posts:
                 continue
+            if _opened_by_service(thread):
+                continue  # our own thread for a PR: linked through its CreateThread key
             if any(spec.introducing_pr in pull_numbers_in(p.raw, self.settings.repo)
                    for p in thread.posts):
                 found.append(("thread_post", ThreadRef(thread.id, thread.slug, "")))
@@ -341,6 +344,9 @@ class _Cycle:
     # --- signals and decisions ---------------------------------------------------------------
 
     def _signal(self, index: int, signal: Signal) -> None:
+        """Note a stage change; the service's own writes read back are not changes."""
+        if signal.actor.lower() in {a.lower() for a in self.obs.own_accounts}:
+            return
         self.signals.setdefault(index, []).append(signal)
 
     def _pull_signals(self, index: int, seen: PullObservation) -> None:
@@ -423,15 +429,13 @@ class _Cycle:
             return None
         members = self.obs.committee.github if signal.side == "github" else \
             self.obs.committee.forum
-        if signal.side == "discourse" and signal.actor == self.settings.forum_user:
-            return None
         if signal.kind in ("closed", "reopened"):
             seen = self.obs.pulls.get(self.specs[index].introducing_pr or -1)
             if seen is not None and signal.actor == seen.pull.author:
                 return None
         if members is None:
             return f"the committee on {_side_name(signal.side)} could not be read"
-        if signal.actor in members:
+        if signal.actor.lower() in {m.lower() for m in members}:  # both sites ignore case
             return None
         who = f"@{signal.actor}" if signal.actor else "an unknown account"
         return f"{who} is not on the committee on {_side_name(signal.side)}"
@@ -515,7 +519,7 @@ class _Cycle:
             return
         if pull.number in self.stored.manual_links:
             return  # unlinked by hand: no thread is opened for it
-        key = f"newthread:pr-{pull.number}"
+        key = f"{NEW_THREAD_KEY}{pull.number}"
         tag = self.settings.tag(spec.stage)
         spec.effects.append(CreateThread(
             key, pull.title[:250] or f"SPEC proposal #{pull.number}",
@@ -588,7 +592,8 @@ class _Cycle:
         seen = self.obs.pulls.get(pr)
         before = self.stored.pulls.get(pr)
         if seen is not None:
-            return PullState(pr, _pull_state(seen.pull), seen.pull.labels)
+            return PullState(pr, _pull_state(seen.pull), seen.pull.labels,
+                             updated_at=seen.pull.updated_at)
         assert before is not None
         return before
 
@@ -603,8 +608,9 @@ class _Cycle:
 
     def _remember_observed(self) -> None:
         for number, seen in self.obs.pulls.items():
-            self.result.pulls.setdefault(number, PullState(number, _pull_state(seen.pull),
-                                                           seen.pull.labels))
+            self.result.pulls.setdefault(number, PullState(
+                number, _pull_state(seen.pull), seen.pull.labels,
+                updated_at=seen.pull.updated_at))
         for topic, seen in self.obs.threads.items():
             if not seen.deleted:
                 self.result.threads.setdefault(topic, ThreadState(
@@ -676,6 +682,11 @@ def _revision_adding(thread: ThreadObservation, tag: str):
         if tag in after and tag not in before:
             return revision
     return None
+
+
+def _opened_by_service(thread: ThreadObservation) -> bool:
+    """A thread the service opened for a PR without one (its first post carries the key)."""
+    return bool(thread.posts) and f"{MARKER_PREFIX}{NEW_THREAD_KEY}" in thread.posts[0].raw
 
 
 def _is_category_definition(title: str) -> bool:

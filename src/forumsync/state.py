@@ -30,6 +30,7 @@ class PullState:
     state: str  # open, closed, merged
     labels: tuple[str, ...]
     spec_id: int | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

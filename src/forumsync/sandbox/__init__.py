@@ -1,0 +1,62 @@
+"""The sandbox: stateful stand-ins for Discourse and GitHub on 127.0.0.1.
+
+`Sandbox` runs both on one shared clock and hands out a `Config` that points the service at
+them, so the demo, the end-to-end tests and the benchmarks drive the real adapters over HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from forumsync.config import Config, DatabaseConfig, load_config
+from forumsync.sandbox.core import Clock, Fault, ServiceServer
+from forumsync.sandbox.discourse import FakeDiscourse
+from forumsync.sandbox.github import FakeGitHub
+
+__all__ = ["Clock", "FakeDiscourse", "FakeGitHub", "Fault", "Sandbox"]
+
+SANDBOX_GITHUB_TOKEN = "sandbox-github-token"
+
+
+class Sandbox:
+    """Both fake services, started together; use as a context manager."""
+
+    def __init__(self, repo: str = "scientific-python/specs", clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
+        self.discourse = FakeDiscourse(self.clock)
+        self.github = FakeGitHub(repo, self.clock)
+        self._servers = [ServiceServer(self.discourse), ServiceServer(self.github)]
+        self.discourse.add_user("forumsync")  # the service's own forum account
+
+    def __enter__(self) -> Sandbox:
+        for server in self._servers:
+            server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for server in self._servers:
+            server.stop()
+
+    def config(self, database_url: str, **sync: int) -> Config:
+        """The default configuration, pointed at this sandbox, with its credentials."""
+        base = load_config(None, environ={
+            "FORUMSYNC_DISCOURSE_API_KEY": self.discourse.api_key,
+            "FORUMSYNC_GITHUB_TOKEN": SANDBOX_GITHUB_TOKEN,
+        })
+        return replace(
+            base,
+            database=DatabaseConfig(url=database_url),
+            discourse=replace(base.discourse, url=self.discourse.base_url, timeout_seconds=5.0),
+            github=replace(base.github, api_url=self.github.base_url, repo=self.github.full_name,
+                           seconds_between_requests=0.0, seconds_between_writes=0.0,
+                           timeout_seconds=5.0),
+            sync=replace(base.sync, **sync),
+            source="(sandbox)",
+        )
+
+    def request_total(self) -> int:
+        return self.discourse.request_total() + self.github.request_total()
+
+    def reset_counts(self) -> None:
+        self.discourse.reset_counts()
+        self.github.reset_counts()

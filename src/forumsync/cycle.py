@@ -1,0 +1,323 @@
+"""One reconcile cycle: observe both sides, plan, apply (or, in a dry run, only print).
+
+Observation is incremental. GitHub: the pull list since the last cursor behind an ETag
+(a 304 costs no rate limit), the default branch head behind an ETag, and details (files,
+head document, events) only for pull requests that changed. Discourse: the listing of each
+watched category (it carries every topic's tags and category, so a retag shows without
+reading each topic), then posts and revisions only for threads that changed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from forumsync import store
+from forumsync.config import Config
+from forumsync.errors import NotFound, ServiceError
+from forumsync.executor import CycleReport, Executor
+from forumsync.links import ThreadRef, thread_refs_in
+from forumsync.observation import Committee, Observation, PullObservation, ThreadObservation
+from forumsync.planner import PlanSettings, plan_cycle
+from forumsync.records import PullRecord, SpecDocument, TopicSummary
+from forumsync.specfiles import is_spec_path
+from forumsync.state import StoredState
+
+if TYPE_CHECKING:
+    from forumsync.forum import ForumClient
+    from forumsync.repo import RepoClient
+
+PULLS_CURSOR = "github:pulls"
+HEAD_CURSOR = "github:default-branch"
+BLOBS_CURSOR = "github:spec-blobs"
+# Re-read PRs a little before the cursor: GitHub's updated_at ordering is not transactional.
+CURSOR_OVERLAP = timedelta(minutes=2)
+
+
+@dataclass
+class Clients:
+    forum: ForumClient
+    repo: RepoClient
+
+
+def build_clients(config: Config) -> Clients:
+    """Adapters for the configured forum and repository (any base URL: real or sandbox)."""
+    from forumsync.forum import ForumClient
+    from forumsync.repo import RepoClient
+
+    return Clients(ForumClient(config.discourse), RepoClient(config.github))
+
+
+def plan_settings(config: Config) -> PlanSettings:
+    return PlanSettings(
+        forum_url=config.discourse.url,
+        repo=config.github.repo,
+        ideas_category_id=config.discourse.ideas_category_id,
+        accepted_category_id=config.discourse.accepted_category_id,
+        stage_labels=dict(config.github.stage_labels),
+        stage_tags=dict(config.discourse.stage_tags),
+        announce_window_days=config.sync.announce_window_days,
+    )
+
+
+def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients, now: datetime,
+              *, dry_run: bool = False) -> CycleReport:
+    """Observe, plan and apply once. A dry run writes nothing, remotely or in the database."""
+    settings = plan_settings(config)
+    with sessions() as session:
+        stored = store.load_state(session)
+        cursors = _Cursors.load(session)
+    observer = _Observer(config, clients, stored, cursors, now)
+    observation = observer.observe()
+    plan = plan_cycle(observation, stored, settings)
+    report = CycleReport()
+    report.failures.extend(observer.failures)
+    if dry_run:
+        for spec in plan.specs:
+            report.actions.extend(effect.describe() for effect in spec.effects)
+            report.changes.extend(f"{spec.key}: -> {c.to_stage.value} ({c.outcome})"
+                                  for c in spec.changes)
+            report.problems.extend(p.message for p in spec.problems)
+        report.problems.extend(p.message for p in plan.problems)
+        return report
+    executor = Executor(sessions, clients.forum, clients.repo,
+                        lambda topic: settings.thread_url(topic), now)
+    executor.apply(plan, report)
+    with sessions.begin() as session:
+        if stored.first_sync_at is None:
+            store.set_cursor(session, store.FIRST_SYNC, now.isoformat())
+        if report.ok:  # a failed item is read again next cycle: its cursor does not move
+            observer.cursors.save(session)
+    return report
+
+
+@dataclass
+class _Cursors:
+    pulls_since: datetime | None
+    pulls_etag: str | None
+    head_sha: str | None
+    head_etag: str | None
+    blobs: dict[str, str]
+
+    @classmethod
+    def load(cls, session: Session) -> _Cursors:
+        pulls = store.get_cursor(session, PULLS_CURSOR)
+        head = store.get_cursor(session, HEAD_CURSOR)
+        blobs = store.get_cursor(session, BLOBS_CURSOR)
+        return cls(
+            pulls_since=datetime.fromisoformat(pulls.value) if pulls and pulls.value else None,
+            pulls_etag=pulls.etag if pulls else None,
+            head_sha=head.value if head else None,
+            head_etag=head.etag if head else None,
+            blobs=json.loads(blobs.value) if blobs and blobs.value else {},
+        )
+
+    def save(self, session: Session) -> None:
+        since = self.pulls_since.isoformat() if self.pulls_since else None
+        store.set_cursor(session, PULLS_CURSOR, since, self.pulls_etag)
+        store.set_cursor(session, HEAD_CURSOR, self.head_sha, self.head_etag)
+        store.set_cursor(session, BLOBS_CURSOR, json.dumps(self.blobs, sort_keys=True))
+
+
+class _Observer:
+    """Reads what changed on both sides since the cursors; one failed item does not stop it."""
+
+    def __init__(self, config: Config, clients: Clients, stored: StoredState, cursors: _Cursors,
+                 now: datetime) -> None:
+        self.config = config
+        self.forum = clients.forum
+        self.repo = clients.repo
+        self.stored = stored
+        self.cursors = cursors
+        self.now = now
+        self.failures: list[str] = []
+
+    def observe(self) -> Observation:
+        pulls: dict[int, PullObservation] = {}
+        docs: dict[str, SpecDocument] = {}
+        threads: dict[int, ThreadObservation] = {}
+        core: frozenset[str] = frozenset()
+        try:
+            pulls = self._pulls()
+        except ServiceError as exc:
+            self.failures.append(str(exc))
+        try:
+            docs, core = self._main_docs()
+        except ServiceError as exc:
+            self.failures.append(str(exc))
+        try:
+            threads = self._threads()
+        except ServiceError as exc:
+            self.failures.append(str(exc))
+        committee = self._committee(pulls, threads)
+        return Observation(now=self.now, pulls=pulls, threads=threads, main_docs=docs,
+                           core_projects=core, committee=committee,
+                           slugs=self._slugs(pulls), own_accounts=self._own_accounts(pulls))
+
+    # --- GitHub ------------------------------------------------------------------------------
+
+    def _pulls(self) -> dict[int, PullObservation]:
+        since = self.cursors.pulls_since
+        listed, etag = self.repo.pulls_updated_since(
+            since - CURSOR_OVERLAP if since else None, self.cursors.pulls_etag)
+        self.cursors.pulls_etag = etag
+        seen: dict[int, PullObservation] = {}
+        for pull in listed:
+            before = self.stored.pulls.get(pull.number)
+            if before is not None and before.updated_at == pull.updated_at:
+                continue  # read again only because of the cursor's overlap: unchanged
+            try:
+                seen[pull.number] = self._pull_details(pull)
+            except ServiceError as exc:
+                self.failures.append(str(exc))
+        if listed:
+            self.cursors.pulls_since = max(p.updated_at for p in listed)
+        return seen
+
+    def _pull_details(self, pull: PullRecord) -> PullObservation:
+        files = tuple(self.repo.pull_files(pull.number))
+        head_doc = None
+        spec_files = [f for f in files if is_spec_path(f.filename) and f.status != "removed"]
+        if spec_files and pull.state == "open":
+            head_doc = self.repo.spec_document(spec_files[0].filename, pull.head_sha or "HEAD")
+        events = tuple(self.repo.issue_events(pull.number)) if self._needs_events(
+            pull, bool(spec_files)) else ()
+        return PullObservation(pull, files, head_doc, events)
+
+    def _needs_events(self, pull: PullRecord, touches_spec: bool) -> bool:
+        """Events name who changed a stage label or closed a PR; read them only then."""
+        before = self.stored.pulls.get(pull.number)
+        stage_labels = set(self.config.github.stage_labels.values())
+        new_labels = set(pull.labels) - set(before.labels if before else ())
+        if new_labels & stage_labels:
+            return True
+        state = "merged" if pull.merged else pull.state
+        if before is None:
+            return touches_spec and state == "closed"
+        return before.state != state
+
+    def _main_docs(self) -> tuple[dict[str, SpecDocument], frozenset[str]]:
+        head, etag = self.repo.default_branch_head(self.cursors.head_etag)
+        if head is None or head == self.cursors.head_sha:
+            return {}, frozenset()
+        blobs = self.repo.spec_files(head)
+        changed = [p for p, sha in blobs.items() if self.cursors.blobs.get(p) != sha]
+        docs = {}
+        for path in sorted(changed):
+            doc = self.repo.spec_document(path, head)
+            if doc is not None:
+                docs[path] = doc
+        try:
+            core = frozenset(self.repo.core_projects(head))
+        except NotFound:
+            core = frozenset()  # no Core Project folder: every endorser counts
+        self.cursors.head_sha, self.cursors.head_etag, self.cursors.blobs = head, etag, blobs
+        return docs, core
+
+    # --- Discourse ---------------------------------------------------------------------------
+
+    def _threads(self) -> dict[int, ThreadObservation]:
+        linked = {s.thread_id for s in self.stored.specs if s.thread_id is not None}
+        categories = {self.config.discourse.ideas_category_id}
+        if self.config.discourse.accepted_category_id:
+            categories.add(self.config.discourse.accepted_category_id)
+        categories |= {self.stored.threads[t].category_id for t in linked
+                       if t in self.stored.threads and self.stored.threads[t].category_id}
+        listed: dict[int, TopicSummary] = {}
+        for category in sorted(c for c in categories if c):
+            for topic in self.forum.category_topics(category):
+                listed[topic.id] = topic
+        seen: dict[int, ThreadObservation] = {}
+        for topic in listed.values():
+            before = self.stored.threads.get(topic.id)
+            if before is not None and before.tags == topic.tags and \
+                    before.category_id == topic.category_id and \
+                    before.last_posted_at == topic.last_posted_at:
+                continue  # nothing new on this thread
+            try:
+                seen[topic.id] = self._thread_details(topic.id, before is None or (
+                    before.tags != topic.tags or before.category_id != topic.category_id))
+            except ServiceError as exc:
+                self.failures.append(str(exc))
+        for topic_id in sorted(linked - set(listed)):  # moved elsewhere, or deleted
+            try:
+                seen[topic_id] = self._thread_details(topic_id, True)
+            except ServiceError as exc:
+                self.failures.append(str(exc))
+        return seen
+
+    def _thread_details(self, topic_id: int, read_revisions: bool) -> ThreadObservation:
+        topic = self.forum.topic(topic_id)
+        if topic is None:
+            stored = self.stored.threads.get(topic_id)
+            return ThreadObservation(topic_id, stored.slug if stored else "", "", None, (),
+                                     self.now, None, deleted=True)
+        revisions = ()
+        first = topic.first_post
+        stage_tags = set(self.config.discourse.stage_tags.values())
+        accepted = self.config.discourse.accepted_category_id
+        marked = bool(stage_tags & set(topic.tags)) or (accepted and topic.category_id == accepted)
+        if read_revisions and first is not None and marked:
+            revisions = tuple(self.forum.first_post_revisions(first.id))
+        return ThreadObservation(topic.id, topic.slug, topic.title, topic.category_id,
+                                 topic.tags, topic.created_at, topic.last_posted_at,
+                                 topic.posts, revisions)
+
+    def _slugs(self, pulls: dict[int, PullObservation]) -> dict[str, int]:
+        slugs: dict[str, int] = {}
+        for seen in pulls.values():
+            texts = [seen.pull.body, seen.head_doc.discussion if seen.head_doc else None]
+            for text in filter(None, texts):
+                for ref in thread_refs_in(text, self.config.discourse.url):
+                    if not isinstance(ref, ThreadRef) or ref.topic_id is not None:
+                        continue
+                    if ref.slug and ref.slug not in slugs:
+                        found = self._by_slug(ref.slug)
+                        if found is not None:
+                            slugs[ref.slug] = found
+        return slugs
+
+    def _by_slug(self, slug: str) -> int | None:
+        try:
+            found = self.forum.topic_by_slug(slug)
+        except ServiceError as exc:
+            self.failures.append(str(exc))
+            return None
+        return found.id if found else None
+
+
+    # --- authority ---------------------------------------------------------------------------
+
+    def _own_accounts(self, pulls: dict[int, PullObservation]) -> frozenset[str]:
+        """The service's own logins; GitHub's is asked only when events need judging."""
+        own = {self.config.discourse.api_username}
+        if any(p.events for p in pulls.values()):
+            try:
+                login = self.repo.own_login()
+            except ServiceError as exc:
+                self.failures.append(str(exc))
+                login = None
+            if login:
+                own.add(login)
+        return frozenset(own)
+
+    def _committee(self, pulls: dict[int, PullObservation],
+                   threads: dict[int, ThreadObservation]) -> Committee:
+        """Committee lists, read only in a cycle that has a change to judge."""
+        if not any(p.events for p in pulls.values()) and not any(
+                t.revisions for t in threads.values()):
+            return Committee(None, None)
+        github = forum = None
+        try:
+            github = self.repo.team_members(self.config.github.committee_team)
+        except ServiceError as exc:
+            self.failures.append(str(exc))
+        try:
+            forum = self.forum.group_members(self.config.discourse.committee_group)
+        except ServiceError as exc:
+            self.failures.append(str(exc))
+        return Committee(github, forum)

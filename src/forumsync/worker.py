@@ -1,0 +1,68 @@
+"""`forumsync run`: the long-running worker on APScheduler.
+
+One sync at a time (max_instances=1), missed runs coalesced into one, a database lease so a
+second worker refuses to start, and a clean stop on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from datetime import timedelta
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session, sessionmaker
+
+from forumsync import worker_lock
+from forumsync.config import Config
+from forumsync.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class WorkerBusy(Exception):
+    """Another worker holds the database lease."""
+
+
+def lease_ttl(config: Config) -> timedelta:
+    """A lease outlives three missed cycles before another worker may take it over."""
+    return timedelta(minutes=3 * config.schedule.sync_every_minutes)
+
+
+def run_worker(config: Config, sessions: sessionmaker[Session], sync_once: Callable[[], None],
+               scheduler: BlockingScheduler | None = None) -> None:
+    """Run `sync_once` every `schedule.sync_every_minutes` until SIGTERM or SIGINT."""
+    owner = worker_lock.owner_id()
+    ttl = lease_ttl(config)
+    if not worker_lock.acquire(sessions, owner, utcnow(), ttl):
+        raise WorkerBusy(f"another forumsync worker ({worker_lock.holder(sessions)}) is "
+                         "running on this database")
+    scheduler = scheduler or BlockingScheduler(timezone="UTC")
+
+    def job() -> None:
+        if not worker_lock.acquire(sessions, owner, utcnow(), ttl):
+            log.error("lost the worker lease to %s; stopping", worker_lock.holder(sessions))
+            scheduler.shutdown(wait=False)
+            return
+        try:
+            sync_once()
+        except Exception:  # the worker outlives one bad cycle; the next one retries
+            log.exception("sync cycle failed")
+
+    scheduler.add_job(job, IntervalTrigger(minutes=config.schedule.sync_every_minutes),
+                      id="sync", max_instances=1, coalesce=True, next_run_time=utcnow(),
+                      misfire_grace_time=None)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("received signal %s; stopping after the current cycle", signum)
+        scheduler.shutdown(wait=True)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        scheduler.start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        worker_lock.release(sessions, owner)

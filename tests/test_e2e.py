@@ -1,0 +1,225 @@
+"""End to end: the real adapters over HTTP against the sandbox, one user story per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from forumsync.cycle import Clients, build_clients, run_cycle
+from forumsync.db import open_database
+from forumsync.demo import spec_text
+from forumsync.executor import CycleReport
+from forumsync.sandbox import Fault, Sandbox
+from forumsync.status import status_rows
+
+COMMITTEE = "spec-steering-committee"
+IDEAS = 9
+
+
+class World:
+    """A sandbox with people in it, a database, and the service's clients."""
+
+    def __init__(self, box: Sandbox, db_path: Path, **sync: int) -> None:
+        self.box = box
+        self.forum = box.discourse
+        self.github = box.github
+        self.db_url = f"sqlite:///{db_path}"
+        self.config = box.config(self.db_url, **sync)
+        self.sessions = open_database(self.db_url)
+        self.clients: Clients = build_clients(self.config)
+        for name in ("ada", "chair", "mallory"):
+            self.forum.add_user(name, groups=[COMMITTEE] if name == "chair" else [])
+            self.github.add_user(name)
+        self.github.add_team_member(COMMITTEE, "chair")
+        for project in ("numpy", "scipy", "matplotlib"):
+            self.github.set_file(f"core-projects/{project}.md", f"# {project}\n")
+
+    def sync(self, clients: Clients | None = None) -> CycleReport:
+        self.box.clock.advance(minutes=10)
+        return run_cycle(self.config, self.sessions, clients or self.clients,
+                         self.box.clock.now())
+
+    def idea(self, title: str = "SPEC idea: deprecations") -> int:
+        topic, _ = self.forum.create_topic("ada", title, "Shall we agree on deprecations?",
+                                           IDEAS)
+        return topic
+
+    def thread_url(self, topic: int) -> str:
+        return f"{self.forum.base_url}/t/{self.forum.topics[topic].slug}/{topic}"
+
+    def open_spec_pr(self, topic: int | None, number: int = 10, author: str = "ada") -> int:
+        body = f"Viability discussion: {self.thread_url(topic)}" if topic else "Please review."
+        return self.github.open_pull(author, f"SPEC {number}: Deprecations", body,
+                                     {f"spec-{number:04d}/index.md": spec_text(number,
+                                                                               "Deprecations")},
+                                     labels=["New SPEC"])
+
+    def replies(self, topic: int) -> list[str]:
+        return [p.raw for p in self.forum.posts_in(topic)[1:]]
+
+    def comments(self, pr: int) -> list[str]:
+        return [c.body for c in self.github.comments_on(pr)]
+
+    def status(self) -> dict[int | None, object]:
+        with self.sessions() as session:
+            return {r.pr: r for r in status_rows(session, self.box.clock.now(), 30)}
+
+    def tags(self, topic: int) -> tuple[str, ...]:
+        return tuple(self.forum.topics[topic].tags)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with Sandbox() as box:
+        yield World(box, tmp_path / "e2e.db")
+
+
+def test_idea_accepted_on_the_forum_then_the_pr(world: World) -> None:
+    topic = world.idea()
+    world.sync()
+    world.forum.retag("chair", topic, ["spec-accepted"])
+    report = world.sync()
+    assert any("idea -> accepted" in line for line in report.changes)
+    pr = world.open_spec_pr(topic)
+    report = world.sync()
+    assert report.ok, report.failures
+    assert world.github.labels_on(pr) == ("New SPEC", "spec-draft")
+    assert world.tags(topic) == ("spec-draft",)
+    [reply] = world.replies(topic)
+    assert f"pull/{pr}" in reply
+    [comment] = world.comments(pr)
+    assert "/t/" in comment and str(topic) in comment
+    row = world.status()[pr]
+    assert (row.stage, row.thread, row.number) == ("draft", topic, 10)
+
+
+def test_pr_with_no_thread_gets_one(world: World) -> None:
+    pr = world.open_spec_pr(None)
+    world.sync()
+    created = [t for t in world.forum.topics.values() if t.category_id == IDEAS
+               and f"pull/{pr}" in world.forum.posts_in(t.id)[0].raw]
+    assert len(created) == 1
+    [comment] = world.comments(pr)
+    assert "requires" in comment and f"/{created[0].id}" in comment
+    assert world.status()[pr].thread == created[0].id
+
+
+def test_committee_relabels_on_github_and_retags_on_the_forum(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.github.add_label("chair", pr, "spec-withdrawn")
+    world.sync()
+    assert world.tags(topic) == ("spec-withdrawn",)
+    assert "spec-draft" not in world.github.labels_on(pr)
+    assert "withdrawn" in world.replies(topic)[-1] and "chair" in world.replies(topic)[-1]
+    world.forum.retag("chair", topic, ["spec-accepted"])
+    world.sync()
+    assert "spec-accepted" in world.github.labels_on(pr)
+    assert "spec-withdrawn" not in world.github.labels_on(pr)
+    assert "accepted" in world.comments(pr)[-1] and "the forum" in world.comments(pr)[-1]
+    assert world.status()[pr].stage == "accepted"
+
+
+def test_non_committee_change_is_restored_and_reported(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.github.add_label("mallory", pr, "spec-endorsed")
+    world.forum.retag("mallory", topic, ["spec-draft", "spec-published", "cool"])
+    report = world.sync()
+    assert world.github.labels_on(pr) == ("New SPEC", "spec-draft")
+    assert world.tags(topic) == ("spec-draft", "cool")
+    assert len([p for p in report.problems if "mallory" in p]) == 2
+    assert "mallory" in (world.status()[pr].last_problem or "")
+    assert len(world.replies(topic)) == 1 and len(world.comments(pr)) == 1  # no notes
+
+
+def test_merge_as_draft_publish_and_two_endorsements(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.github.merge_pull("chair", pr)
+    world.sync()
+    assert world.status()[pr].stage == "draft"
+    path = "spec-0010/index.md"
+    publish = world.github.open_pull("ada", "Publish SPEC 10", "", {
+        path: spec_text(10, "Deprecations", draft=False)})
+    world.github.merge_pull("chair", publish)
+    world.sync()
+    assert world.status()[pr].stage == "published"
+    assert "published" in world.replies(topic)[-1]
+    assert world.tags(topic) == ("spec-published",)
+    for number, projects in enumerate((["numpy"], ["numpy", "scipy"]), start=1):
+        text = spec_text(10, "Deprecations", draft=False).replace(
+            "endorsed-by:", "endorsed-by:\n" + "".join(f"  - {p}\n" for p in projects)[:-1])
+        endorse = world.github.open_pull("chair", f"Endorse SPEC 10 ({projects[-1]})", "",
+                                         {path: text}, labels=["SPEC endorsement"])
+        world.github.merge_pull("chair", endorse)
+        world.sync()
+        assert f"{projects[-1]} endorsed SPEC 10 — {number} endorsement" in \
+            world.replies(topic)[-1]
+    assert world.status()[pr].stage == "endorsed"
+    assert world.github.labels_on(pr)[-1] == "spec-endorsed"
+
+
+def test_closed_unmerged_then_reopened(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.github.close_pull("ada", pr)
+    world.sync()
+    assert world.status()[pr].stage == "withdrawn"
+    assert world.tags(topic) == ("spec-withdrawn",)
+    world.github.reopen_pull("ada", pr)
+    world.sync()
+    assert world.status()[pr].stage == "draft"
+    assert world.tags(topic) == ("spec-draft",)
+
+
+def test_three_more_runs_change_nothing_and_cost_little(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.sync()  # the first cycle's own writes are read back once, as no change
+    posts, comments = len(world.forum.posts_in(topic)), len(world.comments(pr))
+    for _ in range(3):
+        world.box.reset_counts()
+        report = world.sync()
+        assert (report.actions, report.changes) == ([], [])
+        writes = [r for r in world.box.discourse.log + world.box.github.log if r[0] != "GET"]
+        assert writes == []
+        assert world.box.request_total() <= 6
+    assert (len(world.forum.posts_in(topic)), len(world.comments(pr))) == (posts, comments)
+
+
+def test_first_run_on_old_history_is_quiet(tmp_path: Path) -> None:
+    with Sandbox() as box:
+        world = World(box, tmp_path / "old.db")
+        topic = world.idea()
+        pr = world.open_spec_pr(topic)
+        box.clock.advance(days=60)
+        report = world.sync()
+        assert report.ok
+        assert world.replies(topic) == [] and world.comments(pr) == []
+        assert "spec-draft" in world.github.labels_on(pr)
+        assert world.tags(topic) == ("spec-draft",)
+
+
+def test_one_failing_item_is_reported_and_the_rest_goes_on(world: World) -> None:
+    first = world.idea("first idea")
+    second = world.idea("second idea")
+    broken = world.open_spec_pr(first, 10)
+    fine = world.open_spec_pr(second, 11)
+    world.github.inject(Fault(match=rf"GET /repos/.*/pulls/{broken}/files", status=500,
+                              times=100))
+    report = world.sync()
+    assert not report.ok and any(f"#{broken}" in f or f"{broken}" in f for f in report.failures)
+    assert "spec-draft" in world.github.labels_on(fine)
+    world.github.faults.clear()
+    report = world.sync()  # the cursor did not move: the failed PR is read again
+    assert report.ok, report.failures
+    assert "spec-draft" in world.github.labels_on(broken)
+    assert len(world.comments(broken)) == 1 and len(world.comments(fine)) == 1
