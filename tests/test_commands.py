@@ -140,5 +140,22 @@ def test_demo_tells_the_story_offline(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the demo leaves no files behind
 
 
+def test_digest_dry_run_prints_and_sends_nothing(world: World, tmp_path: Path) -> None:
+    world.idea("A forgotten idea about typing")
+    path, env = write_config(world, tmp_path)
+    assert forumsync("--config", str(path), "sync", env=env).returncode == 0
+    world.box.reset_counts()
+    done = forumsync("--config", str(path), "digest", "--dry-run", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "### Ideas waiting longest for a committee decision" in done.stdout
+    assert "A forgotten idea about typing" in done.stdout
+    assert world.box.request_total() == 0 and world.forum.messages == []
+    sent = forumsync("--config", str(path), "digest", env=env)
+    assert sent.returncode == 0 and "sent: topic" in sent.stdout
+    again = forumsync("--config", str(path), "digest", env=env)
+    assert "already sent" in again.stdout
+    assert len(world.forum.messages) == 1
+
+
 def test_fake_github_is_importable_standalone() -> None:
     assert FakeGitHub().full_name == "scientific-python/specs"

@@ -64,7 +64,7 @@ class World:
 
     def status(self) -> dict[int | None, object]:
         with self.sessions() as session:
-            return {r.pr: r for r in status_rows(session, self.box.clock.now(), 30)}
+            return {r.pr: r for r in status_rows(session, self.box.clock.now(), self.config)}
 
     def tags(self, topic: int) -> tuple[str, ...]:
         return tuple(self.forum.topics[topic].tags)

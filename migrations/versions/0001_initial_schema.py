@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:58:57.732757
+Create Date: 2026-11-22 02:13:52.765841
 """
 
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=40), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("remote_id", sa.String(length=100), nullable=True),
+        sa.Column("last_event_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_digests")),
         sa.UniqueConstraint("period", name=op.f("uq_digests_period")),
     )
@@ -53,6 +54,7 @@ def upgrade() -> None:
         sa.Column("endorsed_by", sa.JSON(), nullable=False),
         sa.Column("stage_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_actor", sa.String(length=100), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_specs")),
         sa.UniqueConstraint("introducing_pr", name=op.f("uq_specs_introducing_pr")),

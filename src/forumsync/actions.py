@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from forumsync.records import Activity
 from forumsync.stages import Stage
 from forumsync.state import PullState, ThreadState
 
@@ -117,7 +118,7 @@ class SpecPlan:
     link_method: str | None = None
     is_draft: bool | None = None
     endorsed_by: tuple[str, ...] = ()
-    last_activity_at: datetime | None = None
+    last_activity: Activity | None = None  # the latest human post, comment, review or commit
     absorbs: tuple[int, ...] = ()  # spec ids merged into this one (an idea gaining its PR)
     pulls: tuple[int, ...] = ()  # PRs that belong to this SPEC
     changes: list[StageChange] = field(default_factory=list)

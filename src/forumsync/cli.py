@@ -120,7 +120,7 @@ def status(ctx: Context, as_json: bool) -> None:
     from forumsync.timeutil import utcnow
 
     with ctx.sessions()() as session:
-        rows = status_rows(session, utcnow(), ctx.config.digest.stalled_after_days)
+        rows = status_rows(session, utcnow(), ctx.config)
         loose = unattached_problems(session)
     if as_json:
         click.echo(json.dumps({"specs": [r.as_dict() for r in rows], "problems": loose}, indent=2))
@@ -213,11 +213,53 @@ def run(ctx: Context) -> None:
         for line in report.failures:
             logging.warning("failed: %s", line)
 
+    def digest_once() -> None:
+        from forumsync import digest
+
+        with sessions() as session:
+            built = digest.collect(session, config, utcnow())
+            topic = digest.send(session, built, config, clients.forum, utcnow())
+        if topic:
+            logging.info("digest for %s sent: topic %s", built.key, topic)
+
     try:
-        run_worker(config, sessions, sync_once)
+        run_worker(config, sessions, sync_once, digest_once)
     except WorkerBusy as exc:
         click.echo(f"forumsync: {exc}", err=True)
         sys.exit(EXIT_SOME_FAILED)
+
+
+@cli.command("digest")
+@click.option("--dry-run", is_flag=True, help="Print the digest; send nothing.")
+@pass_context
+def digest_command(ctx: Context, dry_run: bool) -> None:
+    """Build the committee digest; post it unless --dry-run (once per period)."""
+    from forumsync import digest
+    from forumsync.timeutil import utcnow
+
+    config = ctx.config
+    sessions = ctx.scratch_sessions() if dry_run else ctx.sessions()
+    with sessions() as session:
+        built = digest.collect(session, config, utcnow())
+        if dry_run:
+            click.echo(digest.render(built) if not built.is_empty() else
+                       "(the digest is empty: nothing would be sent)")
+            return
+        if built.is_empty():
+            click.echo("the digest is empty: nothing sent")
+            return
+        if digest.already_sent(session, built):
+            click.echo(f"the digest for {built.key} was already sent")
+            return
+        from forumsync.cycle import build_clients
+        from forumsync.errors import ServiceError
+
+        try:
+            topic = digest.send(session, built, config, build_clients(config).forum, utcnow())
+        except ServiceError as exc:
+            click.echo(f"forumsync: digest not sent: {exc}", err=True)
+            sys.exit(EXIT_SOME_FAILED)
+    click.echo(f"digest for {built.key} sent: topic {topic}")
 
 
 @cli.command()

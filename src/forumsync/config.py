@@ -71,6 +71,11 @@ class SyncConfig:
 @dataclass(frozen=True)
 class DigestConfig:
     stalled_after_days: int = 30
+    category_id: int = 0  # 0: a private message to the committee group
+    stalled_after_days_by_stage: dict[str, int] = field(default_factory=dict)
+
+    def stalled_after(self, stage: Stage) -> int:
+        return self.stalled_after_days_by_stage.get(stage.value, self.stalled_after_days)
 
 
 @dataclass(frozen=True)
@@ -214,6 +219,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where}: expected a table of strings")
         return value
+    if hint == dict[str, int]:
+        if not isinstance(value, dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+            raise ConfigError(f"{where}: expected a table of integers")
+        return value
     raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover
 
 
@@ -252,6 +262,15 @@ def _validate(config: Config, source: str) -> None:
             fail(f"[schedule] {key}", f"must be at least {minimum}")
     if config.digest.stalled_after_days < 1:
         fail("[digest] stalled_after_days", "must be at least 1")
+    if config.digest.category_id < 0:
+        fail("[digest] category_id", "must be a category id, or 0 for a private message")
+    open_stages = {s.value for s in Stage if not s.is_final}
+    for stage, days in config.digest.stalled_after_days_by_stage.items():
+        if stage not in open_stages:
+            fail("[digest] stalled_after_days_by_stage",
+                 f"unknown or final stage {stage!r} (stages: {', '.join(sorted(open_stages))})")
+        if days < 1:
+            fail("[digest] stalled_after_days_by_stage", f"{stage} must be at least 1")
     if config.sync.announce_window_days < 0:
         fail("[sync] announce_window_days", "must be 0 or more")
     for key in ("seconds_between_requests", "seconds_between_writes", "timeout_seconds"):

@@ -111,7 +111,7 @@ def run_demo(echo: Callable[[str], None] = print, database: Path | None = None) 
         step("8. A quiet cycle", "Nothing changed; forumsync reads and writes nothing new.")
 
         with sessions() as session:
-            rows = status_rows(session, box.clock.now(), config.digest.stalled_after_days)
+            rows = status_rows(session, box.clock.now(), config)
         echo("\n== forumsync status\n" + render_table(rows))
         echo(f"\n{box.request_total()} requests served by the sandbox in all.")
         return failures

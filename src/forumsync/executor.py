@@ -113,6 +113,7 @@ class Executor:
             spec.thread_id = int(created[spec.link_from])
         with self.sessions.begin() as session:
             store.save_spec(session, spec, self.now)
+            store.resolve_problem(session, "sync-failed", spec.key, self.now)
         for change in spec.changes:
             report.changes.append(
                 f"{spec.key}: {change.from_stage.value if change.from_stage else '-'} -> "

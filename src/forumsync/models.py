@@ -48,6 +48,7 @@ class Spec(Base):
     endorsed_by: Mapped[list[str]] = mapped_column(JSON, default=list)  # Core Projects only
     stage_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_actor: Mapped[str | None] = mapped_column(String(100))  # a person, never the service
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     link: Mapped[Link | None] = relationship(back_populates="spec", uselist=False)
@@ -161,6 +162,7 @@ class DigestSent(Base):
     period: Mapped[str] = mapped_column(String(40), unique=True)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     remote_id: Mapped[str | None] = mapped_column(String(100))
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)  # history it covered
 
 
 class Problem(Base):

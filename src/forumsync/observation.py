@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from forumsync.records import (
+    Activity,
     ForumPost,
     IssueEvent,
     PullFile,
@@ -24,6 +25,7 @@ class PullObservation:
     files: tuple[PullFile, ...] = ()
     head_doc: SpecDocument | None = None  # the SPEC document at the PR's head, if it has one
     events: tuple[IssueEvent, ...] = ()  # read when its labels or state changed
+    activity: Activity | None = None  # latest human comment, review or commit
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,9 @@ from forumsync.links import (
     thread_refs_in,
 )
 from forumsync.markers import PREFIX as MARKER_PREFIX
+from forumsync.markers import is_own
 from forumsync.observation import Observation, PullObservation, ThreadObservation
-from forumsync.records import SpecDocument
+from forumsync.records import Activity, SpecDocument
 from forumsync.specfiles import is_spec_path
 from forumsync.stages import Stage
 from forumsync.state import PullState, SpecState, StoredState, ThreadState
@@ -181,7 +182,10 @@ class _Cycle:
             spec.title = seen.head_doc.title or spec.title
         if pull.merged and spec.path is None and added:
             spec.path = sorted(added)[0]
-        spec.last_activity_at = _latest(spec.last_activity_at, pull.updated_at)
+        _note_activity(spec, Activity(pull.created_at, pull.author, "opened"))
+        _note_activity(spec, seen.activity)
+        if pull.merged and pull.merged_at:
+            _note_activity(spec, Activity(pull.merged_at, pull.merged_by or "", "merged"))
         self._pull_signals(index, seen)
 
     def _track_main_doc(self, doc: SpecDocument) -> None:
@@ -241,7 +245,7 @@ class _Cycle:
         linked = self._find("thread_id", thread.id)
         if linked is not None:
             spec = self._touch(linked)
-            spec.last_activity_at = _latest(spec.last_activity_at, thread.last_posted_at)
+            _note_activity(spec, self._thread_activity(thread))
             return
         if thread.deleted or thread.category_id != self.settings.ideas_category_id:
             return
@@ -249,7 +253,7 @@ class _Cycle:
             return
         self.specs.append(SpecPlan(key=f"topic-{thread.id}", spec_id=None, stage=Stage.IDEA,
                                    title=thread.title, thread_id=thread.id, link_method="idea",
-                                   last_activity_at=thread.last_posted_at))
+                                   last_activity=self._thread_activity(thread)))
         self._touch(len(self.specs) - 1).changes.append(StageChange(
             None, Stage.IDEA, "", "discourse", thread.created_at, "initial", "thread in Ideas"))
 
@@ -336,7 +340,7 @@ class _Cycle:
             self.fresh.discard(spec.key)
         spec.changes[:0] = idea.changes
         spec.problems += idea.problems
-        spec.last_activity_at = _latest(spec.last_activity_at, idea.last_activity_at)
+        _note_activity(spec, idea.last_activity)
         idea.thread_id = None
         self.touched.discard(holder)
         self.dropped.add(holder)
@@ -413,6 +417,14 @@ class _Cycle:
                     Stage.ACCEPTED, revision.username if revision else "", "discourse",
                     revision.created_at if revision else self.obs.now, "category",
                     f"topic-{thread.id}", url))
+
+    def _thread_activity(self, thread: ThreadObservation) -> Activity | None:
+        """The latest post by a person: the service's own posts are not activity."""
+        own = {a.lower() for a in self.obs.own_accounts}
+        human = [p for p in thread.posts or () if p.username.lower() not in own
+                 and not is_own(p.raw)]
+        latest = max(human, key=lambda p: p.created_at, default=None)
+        return Activity(latest.created_at, latest.username, "post") if latest else None
 
     def _drop_deleted_thread(self, index: int) -> None:
         spec = self.specs[index]
@@ -645,7 +657,7 @@ def _from_state(state: SpecState) -> SpecPlan:
                     title=state.title, introducing_pr=state.introducing_pr, path=state.path,
                     thread_id=state.thread_id, link_method=state.link_method,
                     is_draft=state.is_draft, endorsed_by=state.endorsed_by,
-                    last_activity_at=state.last_activity_at)
+                    last_activity=state.last_activity)
 
 
 def _absorbed(spec: SpecPlan, specs: list[SpecPlan]) -> bool:
@@ -656,8 +668,10 @@ def _pull_state(pull) -> str:
     return "merged" if pull.merged else pull.state
 
 
-def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return max((t for t in (a, b) if t is not None), default=None)
+def _note_activity(spec: SpecPlan, activity: Activity | None) -> None:
+    if activity is not None and (spec.last_activity is None
+                                 or activity.at > spec.last_activity.at):
+        spec.last_activity = activity
 
 
 def _last_event(seen: PullObservation, event: str, label: str | None = None):

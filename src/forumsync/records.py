@@ -133,3 +133,12 @@ class CommentRecord:
     author: str
     body: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The latest human activity on a thread or PR: who, what and when."""
+
+    at: datetime
+    actor: str
+    kind: str  # post, commented, reviewed, committed

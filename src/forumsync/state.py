@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from forumsync.records import Activity
 from forumsync.stages import Stage
 
 
@@ -21,7 +22,7 @@ class SpecState:
     link_method: str | None = None
     is_draft: bool | None = None
     endorsed_by: tuple[str, ...] = ()
-    last_activity_at: datetime | None = None
+    last_activity: Activity | None = None
 
 
 @dataclass(frozen=True)

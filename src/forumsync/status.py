@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from forumsync.config import Config
+from forumsync.digest import is_stalled
 from forumsync.models import Problem, Spec
 from forumsync.stages import Stage
 from forumsync.timeutil import aware
@@ -28,22 +30,17 @@ class StatusRow:
         return asdict(self)
 
 
-def status_rows(session: Session, now: datetime, stalled_after_days: int) -> list[StatusRow]:
+def status_rows(session: Session, now: datetime, config: Config) -> list[StatusRow]:
     """Every tracked SPEC, ordered by number (unnumbered ones last, by PR)."""
     specs = session.scalars(select(Spec).options(selectinload(Spec.link))).all()
     problems = session.scalars(
         select(Problem).where(Problem.resolved_at.is_(None)).order_by(Problem.last_seen)
     ).all()
     last_problem = {p.spec_id: p.message for p in problems if p.spec_id is not None}
-    stalled_before = now - timedelta(days=stalled_after_days)
     rows = []
     for spec in specs:
         activity = spec.last_activity_at
-        stalled = (
-            not Stage(spec.stage).is_final
-            and activity is not None
-            and aware(activity) < stalled_before
-        )
+        stalled = is_stalled(Stage(spec.stage), activity, now, config)
         rows.append(
             StatusRow(
                 number=spec.number,

@@ -19,6 +19,7 @@ from forumsync.models import (
     StageEvent,
     Thread,
 )
+from forumsync.records import Activity
 from forumsync.stages import Stage
 from forumsync.state import PullState, SpecState, StoredState, ThreadState
 from forumsync.timeutil import aware, utcnow
@@ -37,7 +38,8 @@ def load_state(session: Session) -> StoredState:
                 thread_id=s.link.thread_id if s.link else None,
                 link_method=s.link.method if s.link else None,
                 is_draft=s.is_draft, endorsed_by=tuple(s.endorsed_by or ()),
-                last_activity_at=aware(s.last_activity_at) if s.last_activity_at else None,
+                last_activity=Activity(aware(s.last_activity_at), s.last_actor or "", "")
+                if s.last_activity_at else None,
             )
             for s in specs
         ),
@@ -98,7 +100,9 @@ def save_spec(session: Session, plan: SpecPlan, now: datetime) -> Spec:
     spec.number, spec.title = plan.number, plan.title[:300]
     spec.introducing_pr, spec.path = plan.introducing_pr, plan.path
     spec.is_draft, spec.endorsed_by = plan.is_draft, list(plan.endorsed_by)
-    spec.last_activity_at = plan.last_activity_at or spec.last_activity_at
+    if plan.last_activity is not None:
+        spec.last_activity_at = plan.last_activity.at
+        spec.last_actor = plan.last_activity.actor[:100]
     if before != spec.stage:
         spec.stage_changed_at = now
     session.flush()
@@ -161,14 +165,21 @@ def save_thread(session: Session, state: ThreadState, deleted: bool = False) -> 
     session.add(row)
 
 
+def resolve_problem(session: Session, kind: str, subject: str, now: datetime) -> None:
+    session.execute(update(Problem).where(Problem.kind == kind, Problem.subject == subject,
+                                          Problem.resolved_at.is_(None))
+                    .values(resolved_at=now))
+
+
 def note_problem(session: Session, note: ProblemNote, now: datetime,
                  spec_id: int | None = None) -> None:
-    """Record a problem once; seeing it again bumps its count and reopens it."""
+    """Record a problem once; seeing it again bumps its count, or reopens it at 1."""
     row = session.scalar(select(Problem).where(Problem.kind == note.kind,
                                                Problem.subject == note.subject[:200]))
     if row is None:
         session.add(Problem(kind=note.kind, subject=note.subject[:200], message=note.message,
                             spec_id=spec_id, first_seen=now, last_seen=now, count=1))
         return
-    row.count, row.last_seen, row.message, row.resolved_at = row.count + 1, now, note.message, None
+    row.count = 1 if row.resolved_at is not None else row.count + 1  # consecutive sightings
+    row.last_seen, row.message, row.resolved_at = now, note.message, None
     row.spec_id = spec_id or row.spec_id

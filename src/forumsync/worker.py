@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,8 +33,11 @@ def lease_ttl(config: Config) -> timedelta:
 
 
 def run_worker(config: Config, sessions: sessionmaker[Session], sync_once: Callable[[], None],
-               scheduler: BlockingScheduler | None = None) -> None:
-    """Run `sync_once` every `schedule.sync_every_minutes` until SIGTERM or SIGINT."""
+               digest_once: Callable[[], None], scheduler: BlockingScheduler | None = None,
+               ) -> None:
+    """Run `sync_once` every `schedule.sync_every_minutes` and `digest_once` on
+    `schedule.digest_cron` until SIGTERM or SIGINT. The digest also runs once at start: a
+    period missed while the worker was down is sent then (sending is once per period)."""
     owner = worker_lock.owner_id()
     ttl = lease_ttl(config)
     if not worker_lock.acquire(sessions, owner, utcnow(), ttl):
@@ -41,19 +45,27 @@ def run_worker(config: Config, sessions: sessionmaker[Session], sync_once: Calla
                          "running on this database")
     scheduler = scheduler or BlockingScheduler(timezone="UTC")
 
-    def job() -> None:
-        if not worker_lock.acquire(sessions, owner, utcnow(), ttl):
-            log.error("lost the worker lease to %s; stopping", worker_lock.holder(sessions))
-            scheduler.shutdown(wait=False)
-            return
-        try:
-            sync_once()
-        except Exception:  # the worker outlives one bad cycle; the next one retries
-            log.exception("sync cycle failed")
+    def guarded(work: Callable[[], None]) -> Callable[[], None]:
+        def job() -> None:
+            if not worker_lock.acquire(sessions, owner, utcnow(), ttl):
+                log.error("lost the worker lease to %s; stopping", worker_lock.holder(sessions))
+                scheduler.shutdown(wait=False)
+                return
+            try:
+                work()
+            except Exception:  # the worker outlives one bad run; the next one retries
+                log.exception("%s failed", getattr(work, "__name__", "job"))
 
-    scheduler.add_job(job, IntervalTrigger(minutes=config.schedule.sync_every_minutes),
+        return job
+
+    scheduler.add_job(guarded(sync_once),
+                      IntervalTrigger(minutes=config.schedule.sync_every_minutes),
                       id="sync", max_instances=1, coalesce=True, next_run_time=utcnow(),
                       misfire_grace_time=None)
+    scheduler.add_job(guarded(digest_once),
+                      CronTrigger.from_crontab(config.schedule.digest_cron, timezone="UTC"),
+                      id="digest", max_instances=1, coalesce=True,
+                      next_run_time=utcnow() + timedelta(seconds=30), misfire_grace_time=None)
 
     def stop(signum: int, _frame: object) -> None:
         log.info("received signal %s; stopping after the current cycle", signum)

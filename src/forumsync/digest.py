@@ -1,0 +1,222 @@
+"""The committee digest: what needs a nudge, gathered from the database and rendered for
+Discourse. Collecting reads the database only; rendering is pure; sending is idempotent
+(one digest per period of `schedule.digest_cron`, found again by its marker)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from forumsync.config import Config
+from forumsync.markers import marker, with_marker
+from forumsync.models import DigestSent, Problem, Spec, StageEvent
+from forumsync.safetext import safe_copy
+from forumsync.stages import Stage
+from forumsync.timeutil import aware
+
+if TYPE_CHECKING:
+    from forumsync.forum import ForumClient
+
+OPEN_STAGES = [Stage.IDEA, Stage.ACCEPTED, Stage.DRAFT, Stage.PUBLISHED]
+KEEPS_FAILING = 2  # a SPEC whose sync failed this many cycles running is reported
+
+
+def days_idle(last_activity: datetime | None, now: datetime) -> int | None:
+    return None if last_activity is None else (now - aware(last_activity)).days
+
+
+def is_stalled(stage: Stage, last_activity: datetime | None, now: datetime,
+               config: Config) -> bool:
+    """Non-final, and no human activity on either side for the stage's threshold in days."""
+    idle = days_idle(last_activity, now)
+    return not stage.is_final and idle is not None and idle >= config.digest.stalled_after(stage)
+
+
+@dataclass(frozen=True)
+class DigestRow:
+    name: str
+    stage: Stage
+    thread_url: str | None
+    pr_url: str | None
+    days: int | None
+    last_actor: str = ""
+    note: str = ""
+
+
+@dataclass
+class Digest:
+    period: datetime
+    stalled: dict[Stage, list[DigestRow]] = field(default_factory=dict)
+    waiting_ideas: list[DigestRow] = field(default_factory=list)
+    short_of_endorsements: list[DigestRow] = field(default_factory=list)
+    number_clashes: list[str] = field(default_factory=list)
+    ignored_changes: list[str] = field(default_factory=list)
+    failing: list[str] = field(default_factory=list)
+    last_event_id: int = 0  # stage history up to here is covered by this digest
+
+    def is_empty(self) -> bool:
+        return not (any(self.stalled.values()) or self.waiting_ideas or
+                    self.short_of_endorsements or self.number_clashes or
+                    self.ignored_changes or self.failing)
+
+    @property
+    def key(self) -> str:
+        return f"digest:{self.period:%Y-%m-%dT%H:%M}"
+
+
+def current_period(cron: str, now: datetime) -> datetime:
+    """The latest time `cron` fired at or before `now`: the period a digest belongs to."""
+    trigger = CronTrigger.from_crontab(cron, timezone=UTC)
+    for lookback in (timedelta(days=1), timedelta(days=8), timedelta(days=32),
+                     timedelta(days=400)):
+        fired, moment = None, trigger.get_next_fire_time(None, now - lookback)
+        while moment is not None and moment <= now:
+            fired, moment = moment, trigger.get_next_fire_time(moment, moment +
+                                                                timedelta(seconds=1))
+        if fired is not None:
+            return fired
+    return now  # a schedule that never fired in a year: the period starts now
+
+
+def collect(session: Session, config: Config, now: datetime) -> Digest:
+    """Everything the committee should see, from what the sync cycles recorded."""
+    digest = Digest(period=current_period(config.schedule.digest_cron, now))
+    seen_events = session.scalar(select(func.max(DigestSent.last_event_id))) or 0
+    specs = session.scalars(select(Spec).options(selectinload(Spec.link))).all()
+    names = {}
+    for spec in specs:
+        stage = Stage(spec.stage)
+        row = _row(spec, stage, config, now)
+        names[spec.id] = row.name
+        if is_stalled(stage, spec.last_activity_at, now, config):
+            digest.stalled.setdefault(stage, []).append(row)
+        if stage is Stage.PUBLISHED and len(spec.endorsed_by or ()) < 2:
+            endorsed = ", ".join(spec.endorsed_by or ()) or "none yet"
+            digest.short_of_endorsements.append(
+                DigestRow(row.name, stage, row.thread_url, row.pr_url, row.days,
+                          row.last_actor, f"endorsed by: {endorsed}"))
+    first_seen = dict(session.execute(
+        select(StageEvent.spec_id, func.min(StageEvent.occurred_at)).group_by(StageEvent.spec_id)
+    ).all())
+    ideas = [spec for spec in specs if spec.stage == Stage.IDEA.value]
+    ideas.sort(key=lambda s: aware(first_seen.get(s.id) or s.created_at))
+    for spec in ideas[:10]:
+        waiting = (now - aware(first_seen.get(spec.id) or spec.created_at)).days
+        digest.waiting_ideas.append(
+            DigestRow(names[spec.id], Stage.IDEA, _thread_url(spec, config), None, waiting,
+                      spec.last_actor or ""))
+    for stage in digest.stalled:
+        digest.stalled[stage].sort(key=lambda r: -(r.days or 0))
+    open_problems = session.scalars(select(Problem).where(Problem.resolved_at.is_(None))
+                                    .order_by(Problem.first_seen)).all()
+    digest.number_clashes = [p.message for p in open_problems if p.kind == "number-clash"]
+    digest.failing = [f"{p.message} ({p.count} cycles)" for p in open_problems
+                      if p.kind == "sync-failed" and p.count >= KEEPS_FAILING]
+    events = select(StageEvent).where(StageEvent.outcome.in_(("ignored", "conflict")),
+                                      StageEvent.id > seen_events)
+    digest.last_event_id = session.scalar(select(func.max(StageEvent.id))) or 0
+    for event in session.scalars(events.order_by(StageEvent.occurred_at)):
+        who = f"@{event.actor}" if event.actor else "someone"
+        side = "GitHub" if event.side == "github" else "the forum"
+        digest.ignored_changes.append(
+            f"{names.get(event.spec_id, 'a SPEC')}: {event.outcome} — {who} set "
+            f"{event.to_stage} on {side} ({event.reason})")
+    return digest
+
+
+def _row(spec: Spec, stage: Stage, config: Config, now: datetime) -> DigestRow:
+    fallback = f"SPEC {spec.number}" if spec.number is not None else f"PR #{spec.introducing_pr}"
+    name = spec.title or fallback
+    pr_url = (f"https://github.com/{config.github.repo}/pull/{spec.introducing_pr}"
+              if spec.introducing_pr else None)
+    return DigestRow(name, stage, _thread_url(spec, config), pr_url,
+                     days_idle(spec.last_activity_at, now), spec.last_actor or "")
+
+
+def _thread_url(spec: Spec, config: Config) -> str | None:
+    if spec.link is None:
+        return None
+    return f"{config.discourse.url.rstrip('/')}/t/{spec.link.thread_id}"
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def render(digest: Digest) -> str:
+    """Markdown for Discourse: a heading and a table per non-empty section."""
+    parts = [f"SPEC process digest for {digest.period:%Y-%m-%d}: what may need the "
+             "committee's attention. Idle means no post, comment, review or commit by a "
+             "person on either the thread or the pull request."]
+    for stage in OPEN_STAGES:
+        rows = digest.stalled.get(stage)
+        if rows:
+            parts.append(_table(f"Stalled: {stage.value}", ["SPEC", "thread", "PR", "idle",
+                                                             "last active"],
+                                [_cells(r, f"{r.days} days") for r in rows]))
+    if digest.waiting_ideas:
+        parts.append(_table("Ideas waiting longest for a committee decision",
+                            ["idea", "thread", "waiting", "last active"],
+                            [[c for i, c in enumerate(_cells(r, f"{r.days} days")) if i != 2]
+                             for r in digest.waiting_ideas]))
+    if digest.short_of_endorsements:
+        parts.append(_table("Published, short of two Core Project endorsements",
+                            ["SPEC", "thread", "PR", "endorsements", "last active"],
+                            [_cells(r, r.note.removeprefix("endorsed by: "))
+                             for r in digest.short_of_endorsements]))
+    for title, lines in (("SPEC numbers claimed twice", digest.number_clashes),
+                         ("Stage changes ignored or in conflict", digest.ignored_changes),
+                         ("Items whose sync keeps failing", digest.failing)):
+        if lines:
+            parts.append(f"### {title}\n\n" + "\n".join(f"- {safe_copy(line, 400)}"
+                                                         for line in lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def _cells(row: DigestRow, measure: str) -> list[str]:
+    return [safe_copy(row.name, 80),
+            f"[t/{row.thread_url.rsplit('/', 1)[-1]}]({row.thread_url})" if row.thread_url
+            else "—",
+            f"[#{row.pr_url.rsplit('/', 1)[-1]}]({row.pr_url})" if row.pr_url else "—",
+            measure,
+            safe_copy(f"@{row.last_actor}", 40) if row.last_actor else "—"]
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
+              for row in rows]
+    return "\n".join(lines)
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def already_sent(session: Session, digest: Digest) -> bool:
+    return session.scalar(select(DigestSent).where(DigestSent.period == digest.key)) is not None
+
+
+def send(session: Session, digest: Digest, config: Config, forum: ForumClient,
+         now: datetime) -> str | None:
+    """Post the digest once for its period; returns the topic id, or None if not sent."""
+    if digest.is_empty() or already_sent(session, digest):
+        return None
+    title = f"SPEC digest — {digest.period:%Y-%m-%d}"
+    body = with_marker(render(digest), digest.key)
+    tag = marker(digest.key)
+    if config.digest.category_id:
+        found = forum.find_own_topic(tag)
+        topic = found or forum.create_topic(title, body, config.digest.category_id).topic_id
+    else:
+        found = forum.find_own_message(tag)
+        topic = found or forum.send_group_message(config.discourse.committee_group, title,
+                                                  body).topic_id
+    session.add(DigestSent(period=digest.key, sent_at=now, remote_id=str(topic),
+                           last_event_id=digest.last_event_id))
+    session.commit()
+    return str(topic)
