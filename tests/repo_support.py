@@ -143,6 +143,7 @@ def seed(fake: FakeGitHub) -> FakeGitHub:
     fake.close_pull("erin-author", WITHDRAWN)
     fake.close_pull("carol-author", REOPENED)
     fake.reopen_pull("carol-author", REOPENED)
+    fake.review("bob-committee", ENDORSEMENT, "APPROVED", "The endorsement is recorded right.")
     return fake
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from forumsync.errors import NotFound, ServiceError
+from forumsync.records import Activity
 from tests.repo_support import (
     COMMITTEE,
     ENDORSEMENT,
@@ -213,3 +214,34 @@ def test_own_login_is_the_account_the_token_acts_as(github: GithubSide) -> None:
     assert client.own_login() == "forumsync-bot"
     assert client.own_login() == "forumsync-bot"  # read once per client
     assert github.client(token=None).own_login() is None  # no request without a token
+
+
+def test_pull_activity_is_the_latest_comment_review_or_commit(github: GithubSide) -> None:
+    client = github.client(per_page=2)  # the newest end first, walking back page by page
+    marker = "<!-- forumsync:announce-pr:2 -->"
+    client.create_comment(OPEN_SPEC, f"Discussion: https://example.org/t/1\n\n{marker}")
+    client.create_comment(REOPENED, "A note from the service, without a marker.")
+    alice, dave = client.comments(OPEN_SPEC)[:2]
+    endorsement = client.pull(ENDORSEMENT)
+
+    # the service's marked comment is not activity: the last human comment is
+    assert client.pull_activity(OPEN_SPEC) == Activity(dave.created_at, "dave-author",
+                                                       "commented")
+    assert client.pull_activity(OPEN_SPEC, exclude=["DAVE-AUTHOR"]) == Activity(
+        alice.created_at, COMMITTEE[0], "commented")  # two pages back
+    reviewed = client.pull_activity(ENDORSEMENT)
+    assert reviewed and (reviewed.kind, reviewed.actor) == ("reviewed", COMMITTEE[1])
+    assert reviewed.at > endorsement.created_at
+    # commits have no actor: the git author's no-reply address names the login
+    assert client.pull_activity(ENDORSEMENT, exclude=[COMMITTEE[1]]) == Activity(
+        endorsement.created_at, "frank-author", "committed")
+    merged = client.pull_activity(MERGED_SPEC)  # labels and the merge are not activity
+    assert merged and (merged.kind, merged.actor) == ("committed", "carol-author")
+    assert client.pull_activity(WITHDRAWN, exclude=("erin-author",)) is None
+    own = client.pull_activity(REOPENED)
+    assert own and (own.kind, own.actor) == ("commented", "forumsync-bot")
+    assert client.pull_activity(REOPENED, exclude={"Forumsync-Bot"}) == Activity(
+        client.pull(REOPENED).created_at, "carol-author", "committed")
+    with pytest.raises(NotFound) as caught:
+        client.pull_activity(99)
+    assert caught.value.operation == "read pull request activity"

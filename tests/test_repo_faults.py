@@ -233,3 +233,66 @@ def test_own_login_is_none_when_the_token_may_not_read_user(world: World) -> Non
 
     assert client.own_login() is None
     assert client.own_login() is None and world.hits("GET", "/user") == [403]  # asked once
+
+
+def test_pull_activity_reads_the_newest_end_first_each_page_once(world: World) -> None:
+    fake, client = world.fake, world.client()  # 100 items a page
+    number = fake.open_pull("ada", "SPEC 9", "", {"spec-0009/index.md": "x\n"})
+    fake.review("bob", number, body="Looks fine so far.")
+    for index in range(250):  # the service's own marked comments are not activity
+        fake.comment("forumsync-bot", number, f"Status {index}\n\n<!-- forumsync:s:{index} -->")
+    timeline = f"/issues/{number}/timeline"
+    fake.reset_counts()
+
+    walked = client.pull_activity(number)  # pages 1, 3 (empty of activity), 2; 1 kept
+    assert walked and (walked.kind, walked.actor) == ("reviewed", "bob")
+    assert world.hits("GET", timeline) == [200, 200, 200]
+
+    fake.comment("carol", number, "Any news?")
+    fake.reset_counts()
+    latest = client.pull_activity(number)  # page 1 for the Link, then the last page
+    assert latest and (latest.kind, latest.actor, latest.at) == (
+        "commented", "carol", fake.clock.now())
+    assert world.hits("GET", timeline) == [200, 200]
+
+    fake.reset_counts()
+    used = fake.rate_used[TOKEN]
+    one = client.pull_activity(OPEN_SPEC)  # fits one page: one request
+    assert one and one.actor == "dave-author" and world.hits("GET", "/timeline") == [200]
+    assert fake.rate_used[TOKEN] == used + 1
+
+
+def test_pull_activity_failing_mid_walk_is_a_transient_error(world: World) -> None:
+    number = world.fake.open_pull("ada", "SPEC 9", "", {"spec-0009/index.md": "x\n"})
+    for index in range(3):
+        world.fake.comment("ada", number, f"comment {index}")
+    world.fake.inject(Fault(match=r"GET /repositories/\d+/issues/\d+/timeline$", status=502,
+                            times=10))
+
+    with pytest.raises(ServiceError) as caught:
+        world.client(per_page=2, retries=1).pull_activity(number)
+
+    error = caught.value
+    assert (error.operation, error.status, error.transient) == (
+        "read pull request activity", 502, True)
+    assert error.item == f"scientific-python/specs#{number}"
+    assert world.hits("GET", f"/issues/{number}/timeline") == [200, 502, 502]
+
+
+def test_pull_activity_without_rel_last_reads_every_page_forwards(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = world.client(per_page=2)
+    expected = client.pull_activity(OPEN_SPEC, exclude=["dave-author"])  # walked back
+    answer = client._list_page
+
+    def without_last(url: str, params: object = None) -> tuple[list, dict[str, str]]:
+        page, links = answer(url, params)  # type: ignore[arg-type]
+        return page, {rel: u for rel, u in links.items() if rel != "last"}
+
+    monkeypatch.setattr(client, "_list_page", without_last)
+    world.fake.reset_counts()
+
+    assert client.pull_activity(OPEN_SPEC, exclude=["dave-author"]) == expected
+    assert expected and expected.actor == "alice-committee"
+    assert world.hits("GET", "/timeline") == [200] * 4  # seven items, two a page

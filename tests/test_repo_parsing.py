@@ -10,15 +10,19 @@ from typing import Any
 
 import pytest
 
+from forumsync.records import Activity
 from forumsync.repo import (
+    activity_from_timeline,
     backoff_seconds,
     comment_from_json,
     core_projects_from_listing,
     decode_content,
     etag_of,
     event_from_json,
+    latest_activity,
     lower_keys,
     next_page,
+    page_number,
     parse_links,
     pull_file_from_json,
     pull_from_json,
@@ -203,6 +207,90 @@ def test_issue_events_keep_stage_relevant_kinds_in_order() -> None:
         ("closed", None, "alice-committee"),
     ]
     assert events[-1].created_at == events[-2].created_at  # merged and closed: same second
+
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2024, 3, day, hour, minute, tzinfo=UTC)
+
+
+def test_timeline_kinds_carry_who_and_when_in_different_fields() -> None:
+    items = body("own_issue_timeline.json")
+    found = [(item["event"], activity_from_timeline(item)) for item in items]
+
+    assert found == [
+        # web edit: the author's name and date, not GitHub the committer nor its later date
+        ("committed", Activity(_at(1, 8, 55), "Carol Author", "committed")),
+        ("labeled", None),
+        ("commented", Activity(_at(2, 10), "alice-committee", "commented")),
+        ("subscribed", None),
+        # a no-reply address names the login, though git's name is "Dave A."
+        ("committed", Activity(_at(4, 12), "dave-author", "committed")),
+        ("cross-referenced", None),
+        ("reviewed", Activity(_at(6, 15), "bob-committee", "reviewed")),
+        ("line-commented", None),  # its review is the activity
+        ("commented", None),  # the service's hidden marker
+        ("commented", Activity(_at(8, 11), "ghost", "commented")),  # deleted account
+        ("commented", Activity(_at(9, 6), "forumsync-bot", "commented")),  # no marker
+        ("merged", None),
+        ("closed", None),
+    ]
+    assert all("actor" not in item for item in items if item["event"] == "committed")
+    assert all("actor" not in item and item["state"] == item["state"].lower()
+               for item in items if item["event"] == "reviewed")
+
+
+def test_latest_activity_skips_excluded_logins_in_any_case() -> None:
+    items = body("own_issue_timeline.json")
+    exclude: list[str] = []
+
+    def latest() -> tuple[str, str] | None:
+        found = latest_activity(items, exclude)
+        return (found.kind, found.actor) if found else None
+
+    assert latest() == ("commented", "forumsync-bot")
+    for login, then in [
+        ("ForumSync-Bot", ("commented", "ghost")),
+        ("ghost", ("reviewed", "bob-committee")),
+        ("BOB-committee", ("committed", "dave-author")),
+        ("dave-author", ("commented", "alice-committee")),
+        ("alice-committee", ("committed", "Carol Author")),
+        ("carol author", None),  # a git name is matched like a login
+    ]:
+        exclude.append(login)
+        assert latest() == then, login
+    assert latest_activity([], ()) is None
+    assert latest_activity(items, "forumsync-bot") == latest_activity(items, ["forumsync-bot"])
+
+
+def test_timeline_items_without_a_time_or_author_are_handled() -> None:
+    pending = {"event": "reviewed", "user": {"login": "bob"}, "state": "pending",
+               "submitted_at": None}
+    unsubmitted = {"event": "reviewed", "user": {"login": "bob"}, "state": "commented"}
+    committer_only = {"event": "committed", "committer": {"name": "Eve", "email": "e@x.org",
+                                                          "date": "2024-03-01T00:00:00Z"}}
+    with_login = {"event": "committed",
+                  "author": {"login": "eve-dev", "name": "Eve", "date": "2024-03-02T00:00:00Z"}}
+    old_noreply = {"event": "committed", "author": {"name": "Eve", "date": "2024-03-03T00:00:00Z",
+                                                    "email": "eve-dev@users.noreply.github.com"}}
+    same_second = [{"event": "commented", "user": {"login": login}, "body": "x",
+                    "created_at": "2024-03-04T00:00:00Z"} for login in ("first", "second")]
+
+    assert activity_from_timeline(pending) is None
+    assert activity_from_timeline(unsubmitted) is None
+    assert activity_from_timeline(committer_only) == Activity(_at(1, 0), "Eve", "committed")
+    assert activity_from_timeline(with_login).actor == "eve-dev"  # type: ignore[union-attr]
+    assert activity_from_timeline(old_noreply).actor == "eve-dev"  # type: ignore[union-attr]
+    assert latest_activity(same_second).actor == "second"  # type: ignore[union-attr]
+
+
+def test_timeline_page_links_and_page_numbers() -> None:
+    links = parse_links(load("own_issue_timeline.json")["response"]["headers"]["Link"])
+
+    assert set(links) == {"prev", "first"} and links["prev"] == links["first"]
+    assert "/repositories/458300001/issues/7/timeline?" in links["prev"]
+    assert page_number(links["prev"]) == 1
+    assert page_number("https://api.github.com/repositories/1/issues/2/timeline?page=12") == 12
+    assert page_number("/repos/o/r/issues/2/timeline?per_page=100") is None
 
 
 def test_real_comment_create_response() -> None:

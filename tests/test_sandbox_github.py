@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from forumsync.sandbox.core import Clock
+from forumsync.sandbox.core import Clock, iso
 from forumsync.sandbox.github import FakeGitHub, blob_sha, wrapped_base64
 from tests.repo_support import (
     ENDORSEMENT,
@@ -182,6 +182,81 @@ def test_labels_and_events_shapes(api: Api) -> None:
     assert events[2]["created_at"] == events[3]["created_at"]
 
 
+def _walk(api: Api, response: requests.Response, rel: str) -> list[requests.Response]:
+    """The pages reached from `response` by following Link `rel` to the end."""
+    pages = [response]
+    while rel in response.links:
+        response = api.get(response.links[rel]["url"])
+        pages.append(response)
+    return pages
+
+
+def test_timeline_pages_oldest_first_both_ways(api: Api) -> None:
+    path = f"/issues/{OPEN_SPEC}/timeline"
+    whole = api.get(path, params={"per_page": 100}).json()
+    first = api.get(path, params={"per_page": 3})
+
+    forward = _walk(api, first, "next")
+    backward = _walk(api, api.get(first.links["last"]["url"]), "prev")
+
+    assert [len(page.json()) for page in forward] == [3, 3, 1]
+    assert "Link" not in api.get(path).headers  # 30 a page by default: one page
+    assert [item for page in forward for item in page.json()] == whole
+    assert [item for page in reversed(backward) for item in page.json()] == whole
+    assert [link["rel"] for link in requests.utils.parse_header_links(
+        forward[1].headers["Link"])] == ["prev", "next", "last", "first"]
+    later = forward[1].links["next"]["url"]
+    assert f"/repositories/{api.fake.repo_id}/issues/{OPEN_SPEC}/timeline?" in later
+    assert later.endswith("per_page=3&page=3")
+    assert backward[-2].links["prev"]["url"] == backward[-2].links["first"]["url"]  # page 1
+    assert api.get("/issues/404/timeline").status_code == 404
+
+
+def test_timeline_items_have_githubs_three_activity_shapes(api: Api) -> None:
+    fake, clock = api.fake, api.fake.clock
+    fake.git_identities["dave-author"] = ("Dave Author", "dave@example.org")
+    pushed = fake.push_to_pull("dave-author", OPEN_SPEC, {"spec-0004/notes.md": "notes\n"})
+    pushed_at = clock.now()
+    review_id = fake.review("alice-committee", OPEN_SPEC, "changes_requested", "Fix the title.")
+
+    items = api.get(f"/issues/{OPEN_SPEC}/timeline").json()
+
+    assert [i["event"] for i in items] == [
+        "committed", "labeled", "labeled", "unlabeled", "labeled", "commented", "commented",
+        "committed", "reviewed"]
+    opened, pushed_item = (i for i in items if i["event"] == "committed")
+    for commit in (opened, pushed_item):  # no actor, no id, no created_at: git's view only
+        assert {"actor", "id", "created_at", "user"}.isdisjoint(commit)
+        assert set(commit["author"]) == {"name", "email", "date"} == set(commit["committer"])
+    uid = fake.users["dave-author"]
+    assert opened["author"]["name"] == "dave-author"  # the default identity: GitHub's no-reply
+    assert opened["author"]["email"] == f"{uid}+dave-author@users.noreply.github.com"
+    assert opened["author"]["date"] == iso(fake.pulls[OPEN_SPEC].created_at)
+    assert pushed_item["sha"] == pushed and pushed_item["parents"][0]["sha"] == opened["sha"]
+    assert pushed_item["author"] == {"name": "Dave Author", "email": "dave@example.org",
+                                     "date": iso(pushed_at)}
+    comment = items[5]
+    assert comment["actor"] == comment["user"] and comment["user"]["login"] == "alice-committee"
+    assert {"created_at", "body", "id"} <= set(comment)
+    review = items[-1]
+    assert "actor" not in review and "created_at" not in review
+    assert (review["id"], review["user"]["login"], review["state"]) == (
+        review_id, "alice-committee", "changes_requested")  # lower case on the timeline
+    assert review["submitted_at"] == iso(clock.now()) and review["commit_id"] == pushed
+    assert items[1]["actor"]["login"] == "dave-author" and items[1]["label"]["name"]
+    stamps = [i.get("created_at") or i.get("submitted_at") or i["author"]["date"] for i in items]
+    assert stamps == sorted(stamps)
+
+
+def test_timeline_of_a_merged_pull_lists_its_commits_not_the_merge(api: Api) -> None:
+    items = api.get(f"/issues/{MERGED_SPEC}/timeline").json()
+    events = api.get(f"/issues/{MERGED_SPEC}/events").json()
+
+    assert [i["event"] for i in items] == ["committed", "labeled", "labeled", "merged", "closed"]
+    assert items[0]["sha"] != api.fake.pulls[MERGED_SPEC].merge_commit_sha
+    assert items[1:] == events  # issue events keep their own shape on the timeline
+
+
 def test_label_writes_over_http(api: Api) -> None:
     label = {"name": "spec-published", "color": "abcdef"}
     created = requests.post(f"{api.repo}/labels", json=label, headers=AUTH, timeout=5)
@@ -302,6 +377,29 @@ def test_set_file_and_push_to_pull() -> None:
     assert fake.file("spec-0002/index.md", new_head) == "new"
     assert fake.file("spec-0001/index.md", new_head) == "v2"
     assert fake.file("spec-0001/index.md", f"pr-{number}") == "v2"
+
+
+def test_reviews_are_dated_by_the_clock_and_checked_like_githubs() -> None:
+    clock = Clock()
+    fake = FakeGitHub("example/specs", clock)
+    number = fake.open_pull("ada", "SPEC 9", "", {"spec-0009/index.md": "x\n"})
+    opened = fake.commits_on(number)
+
+    clock.advance(days=3)
+    fake.review("bob", number, "approved")
+    fake.review("ada", number)  # the author may comment on their own pull
+
+    assert [(r.user, r.state, r.body) for r in fake.reviews_on(number)] == [
+        ("bob", "APPROVED", ""), ("ada", "COMMENTED", "")]
+    assert fake.reviews_on(number)[-1].submitted_at == clock.now()
+    assert fake.pulls[number].updated_at == clock.now()
+    assert [(c.author, c.date) for c in opened] == [("ada", fake.pulls[number].created_at)]
+    with pytest.raises(ValueError):
+        fake.review("ada", number, "APPROVED")
+    with pytest.raises(ValueError):
+        fake.review("bob", number, "PENDING")
+    fake.push_to_pull("ada", number, {"spec-0009/index.md": "y\n"})
+    assert [(c.author, c.date) for c in fake.commits_on(number)][-1] == ("ada", clock.now())
 
 
 def test_seeded_scenario_states(api: Api) -> None:

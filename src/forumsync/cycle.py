@@ -186,7 +186,8 @@ class _Observer:
             head_doc = self.repo.spec_document(spec_files[0].filename, pull.head_sha or "HEAD")
         events = tuple(self.repo.issue_events(pull.number)) if self._needs_events(
             pull, bool(spec_files)) else ()
-        return PullObservation(pull, files, head_doc, events)
+        activity = self.repo.pull_activity(pull.number) if spec_files else None
+        return PullObservation(pull, files, head_doc, events, activity)
 
     def _needs_events(self, pull: PullRecord, touches_spec: bool) -> bool:
         """Events name who changed a stage label or closed a PR; read them only then."""

@@ -15,11 +15,11 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import frontmatter
 import requests
@@ -37,7 +37,15 @@ from urllib3.util.retry import Retry
 
 from forumsync.config import GithubConfig
 from forumsync.errors import NotFound, ServiceError
-from forumsync.records import CommentRecord, IssueEvent, PullFile, PullRecord, SpecDocument
+from forumsync.markers import is_own
+from forumsync.records import (
+    Activity,
+    CommentRecord,
+    IssueEvent,
+    PullFile,
+    PullRecord,
+    SpecDocument,
+)
 from forumsync.specfiles import is_spec_path
 from forumsync.timeutil import aware, parse_iso
 
@@ -49,6 +57,8 @@ DEFAULT_MAX_WAIT = 120.0  # seconds: a longer rate-limit wait fails the call ins
 SECONDARY_WAIT = 60.0  # GitHub: without retry-after or reset, wait at least a minute
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?([^",]+)"?')
 _SPEC_TITLE_NUMBER = re.compile(r"\bSPEC\s*0*(\d+)", re.IGNORECASE)
+# GitHub's no-reply commit addresses, `ID+login@...` (since 2017) or `login@...` (older)
+_NOREPLY = re.compile(r"^(?:\d+\+)?([^@\s]+)@users\.noreply\.github\.com$", re.IGNORECASE)
 
 # --- pure parsing --------------------------------------------------------------------------
 
@@ -135,6 +145,72 @@ def comment_from_json(data: Mapping[str, Any]) -> CommentRecord:
         body=data.get("body") or "",
         created_at=parse_iso(data["created_at"]),
     )
+
+
+def _git_person_name(person: Mapping[str, Any]) -> str:
+    """Who made a commit, from its git `author` {name, email, date}: a login when the payload
+    has one (a `login` key, or a GitHub no-reply address), else the name as typed in git."""
+    if person.get("login"):
+        return str(person["login"])
+    noreply = _NOREPLY.match(str(person.get("email") or ""))
+    if noreply:
+        return noreply.group(1)
+    return str(person.get("name") or person.get("email") or "unknown")
+
+
+def _lowered(logins: Collection[str]) -> frozenset[str]:
+    """Logins to compare in any case; a lone string is one login, not its letters."""
+    return frozenset(login.lower() for login in ((logins,) if isinstance(logins, str) else logins))
+
+
+def activity_from_timeline(
+    data: Mapping[str, Any], exclude: Collection[str] = ()
+) -> Activity | None:
+    """One issue-timeline item as human activity, or None.
+
+    The three kinds carry their facts differently: `commented` has `user` (and `actor`),
+    `created_at` and `body`; `reviewed` has `user` and `submitted_at` (none while pending),
+    no actor; `committed` has neither actor nor id, only git's `author` / `committer`
+    {name, email, date}: the author's date and login (see `_git_person_name`) are used.
+    Everything else (labels, close, merge, references, subscriptions, line comments that
+    belong to a review) is not activity. Comments carrying the service's hidden marker, and
+    actors whose login is in `exclude` (any case), are skipped.
+    """
+    kind = data.get("event")
+    if kind == "commented":
+        if is_own(data.get("body") or ""):
+            return None
+        actor = login_of(data.get("user") or data.get("actor"))
+        at = _time(data.get("created_at"))
+    elif kind == "reviewed":
+        if str(data.get("state") or "").lower() == "pending":
+            return None
+        actor, at = login_of(data.get("user")), _time(data.get("submitted_at"))
+    elif kind == "committed":
+        person = data.get("author") or data.get("committer") or {}
+        actor, at = _git_person_name(person), _time(person.get("date"))
+    else:
+        return None
+    if at is None or actor.lower() in _lowered(exclude):
+        return None
+    return Activity(at=at, actor=actor, kind=str(kind))
+
+
+def latest_activity(
+    items: Iterable[Mapping[str, Any]], exclude: Collection[str] = ()
+) -> Activity | None:
+    """The latest activity among timeline items (on equal times, the later item)."""
+    skip = _lowered(exclude)
+    found = [a for a in (activity_from_timeline(item, skip) for item in items) if a]
+    if not found:
+        return None
+    return max(enumerate(found), key=lambda pair: (pair[1].at, pair[0]))[1]
+
+
+def page_number(url: str) -> int | None:
+    """The `page` a Link URL asks for; None when it names none (a cursor, say)."""
+    values = parse_qs(urlsplit(url).query).get("page")
+    return int(values[-1]) if values and values[-1].isdigit() else None
 
 
 def decode_content(data: Any) -> str:
@@ -517,6 +593,36 @@ class RepoClient:
                     return int(raw["id"])
         return None
 
+    def pull_activity(self, number: int, exclude: Collection[str] = ()) -> Activity | None:
+        """GET /repos/{o}/{r}/issues/{n}/timeline: the latest human comment, review or commit
+        on the pull, or None. Actors whose login is in `exclude` (any case: the service's
+        own account) and comments carrying the hidden marker do not count.
+
+        The timeline is paged oldest first, so the newest end is read first: one request
+        when it fits one page (`per_page`, 100 by default); otherwise its Link rel="last",
+        then rel="prev" backwards only while a page holds nothing that counts, page 1 coming
+        from the first answer: each page read at most once. Should GitHub send rel="next"
+        without rel="last", every page is read forwards instead.
+        """
+        with self._guard("read pull request activity", self._issue(number)):
+            first, links = self._list_page(f"{self._base}/issues/{number}/timeline",
+                                           {"per_page": self._per_page})
+            if "last" not in links:
+                items, url = list(first), links.get("next")
+                while url:
+                    page, links = self._list_page(url)
+                    items += page
+                    url = links.get("next")
+                return latest_activity(items, exclude)
+            url = links.get("last")
+            while url and page_number(url) != 1:
+                page, links = self._list_page(url)
+                found = latest_activity(page, exclude)
+                if found:
+                    return found
+                url = links.get("prev")
+            return latest_activity(first, exclude)
+
     def own_login(self) -> str | None:
         """GET /user, once per client: the login the token acts as, so the engine knows its
         own label changes. None without a token, or when the token may not read /user (a
@@ -642,6 +748,15 @@ class RepoClient:
                 raise ValueError(f"expected a list page, got {type(data).__name__}")
             yield status, response_headers, data
             url, query, headers = next_page(response_headers), None, None
+
+    def _list_page(
+        self, url: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[list[Any], dict[str, str]]:
+        """One page of a list (a path or a Link URL as given): its items and Link rels."""
+        _, headers, data = self._send("GET", url, params)
+        if not isinstance(data, list):
+            raise ValueError(f"expected a list page, got {type(data).__name__}")
+        return data, parse_links(lower_keys(headers).get("link"))
 
     def _items(self, path: str, *, root: bool = False) -> Iterator[Any]:
         for _, _, page in self._pages(path, root=root):

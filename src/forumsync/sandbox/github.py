@@ -1,11 +1,12 @@
 """A stateful fake of the GitHub REST endpoints forumsync uses, served on 127.0.0.1.
 
 One repository with a `main` branch of text files and real git blob shas; pull requests with
-labels, issue events, comments; org teams. Shapes follow recorded GitHub traffic: list items
-carry `merged_at` but no `merged`; Link headers page through `/repositories/{id}/...`;
-strong ETags and 304s that cost no rate limit; base64 file content wrapped every 60 chars;
-rate-limit headers in GitHub's Title-Case. Tests act as people through plain methods
-(`open_pull`, `add_label`, `merge_pull`, ...); the service acts through HTTP.
+their commits, labels, issue events, comments, reviews and issue timeline; org teams. Shapes
+follow recorded GitHub traffic: list items carry `merged_at` but no `merged`; Link headers
+page through `/repositories/{id}/...`; strong ETags and 304s that cost no rate limit; base64
+file content wrapped every 60 chars; rate-limit headers in GitHub's Title-Case; timeline
+commits with git's author {name, email, date} and no actor. Tests act as people through plain
+methods (`open_pull`, `add_label`, `review`, `merge_pull`, ...); the service acts through HTTP.
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ class Commit:
     sha: str
     files: dict[str, str]
     message: str
-    date: datetime
+    date: datetime  # the clock time it was made (git author and committer date)
     parents: tuple[str, ...] = ()
+    author: str = ""  # the login that made it ("" for the seeded initial commit)
+    identity: tuple[str, str] = ("", "")  # git's author (name, email) when it was made
 
 
 @dataclass
@@ -106,6 +109,20 @@ class Comment:
 
 
 @dataclass
+class Review:
+    id: int
+    number: int
+    user: str
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED
+    body: str
+    submitted_at: datetime
+    commit_id: str
+
+
+REVIEW_STATES = frozenset({"APPROVED", "CHANGES_REQUESTED", "COMMENTED"})
+
+
+@dataclass
 class Event:
     id: int
     number: int
@@ -134,7 +151,11 @@ class FakeGitHub(FakeService):
         self.repo_labels: dict[str, dict[str, Any]] = {}  # lower-case name -> label
         self.pulls: dict[int, Pull] = {}
         self.comments: list[Comment] = []
+        self.reviews: list[Review] = []
         self.events: list[Event] = []
+        # login -> git (name, email) for commits made from now on; by default the login and
+        # GitHub's no-reply address `{id}+{login}@users.noreply.github.com`
+        self.git_identities: dict[str, tuple[str, str]] = {}
         self.commits: dict[str, Commit] = {}
         self.rate_used: Counter[str] = Counter()  # identity -> requests this hour
         self.rate_reset = int(time.time()) + 3600  # wall clock: clients compare with theirs
@@ -169,7 +190,8 @@ class FakeGitHub(FakeService):
                   labels: tuple[str, ...] | list[str] = ()) -> int:
         with self.lock:
             now, base = self.clock.tick(), self.commits[self.branch_head]
-            head = self._store(Commit("", _apply(base.files, files), title, now, (base.sha,)))
+            head = self._store(Commit("", _apply(base.files, files), title, now, (base.sha,),
+                                      author))
             number = next(self._numbers)
             self.add_user(author)
             self.pulls[number] = Pull(number, title, body, author, base.sha, head, dict(files),
@@ -185,7 +207,8 @@ class FakeGitHub(FakeService):
             pull.changes.update(files)
             base = self.commits[pull.base_sha]
             pull.head_sha = self._store(Commit("", _apply(base.files, pull.changes),
-                                               f"Update by {actor}", now, (pull.head_sha,)))
+                                               f"Update by {actor}", now, (pull.head_sha,),
+                                               actor))
             pull.updated_at = now
             return pull.head_sha
 
@@ -225,7 +248,7 @@ class FakeGitHub(FakeService):
                 raise ValueError(f"pull {number} is not open")
             head, now = self.commits[self.branch_head], self.clock.tick()
             merge = Commit("", _apply(head.files, pull.changes), f"Merge pull request #{number}",
-                           now, (head.sha, pull.head_sha))
+                           now, (head.sha, pull.head_sha), actor)
             self.branch_head = pull.merge_commit_sha = self._store(merge)
             pull.state, pull.merged_at, pull.closed_at, pull.merged_by = "closed", now, now, actor
             self._event(actor, number, "merged", commit_id=merge.sha, at=now)
@@ -239,6 +262,36 @@ class FakeGitHub(FakeService):
             self.comments.append(Comment(next(self._ids), number, author, body, now))
             pull.updated_at = now
             return self.comments[-1].id
+
+    def review(self, user: str, number: int, state: str = "COMMENTED", body: str = "") -> int:
+        """Submit a review (APPROVED, CHANGES_REQUESTED or COMMENTED) of the pull's head.
+        As on GitHub, the pull's author may only comment on their own pull."""
+        state = state.upper()
+        if state not in REVIEW_STATES:
+            raise ValueError(f"review state must be one of {sorted(REVIEW_STATES)}")
+        with self.lock:
+            pull = self._pull(number)
+            if state != "COMMENTED" and user == pull.author:
+                raise ValueError("a pull's author cannot approve or request changes on it")
+            now = self.clock.tick()
+            self.add_user(user)
+            self.reviews.append(Review(next(self._ids), number, user, state, body, now,
+                                       pull.head_sha))
+            pull.updated_at = now
+            return self.reviews[-1].id
+
+    def reviews_on(self, number: int) -> list[Review]:
+        return [r for r in self.reviews if r.number == number]
+
+    def commits_on(self, number: int) -> list[Commit]:
+        """The pull's own commits, oldest first: its head back to where it left the base."""
+        pull, found = self._pull(number), []
+        sha = pull.head_sha
+        while sha and sha != pull.base_sha:
+            commit = self.commits[sha]
+            found.append(commit)
+            sha = commit.parents[0] if commit.parents else ""
+        return found[::-1]
 
     def comments_on(self, number: int) -> list[Comment]:
         return [c for c in self.comments if c.number == number]
@@ -255,7 +308,11 @@ class FakeGitHub(FakeService):
     # --- state helpers -------------------------------------------------------------------
 
     def _store(self, commit: Commit) -> str:
-        tree = _sha(*sorted(f"{p} {blob_sha(t)}" for p, t in commit.files.items()))
+        if commit.author and commit.identity == ("", ""):
+            commit.identity = self.git_identities.get(commit.author) or (
+                commit.author,
+                f"{self.add_user(commit.author)}+{commit.author}@users.noreply.github.com")
+        tree = _tree_sha(commit.files)
         commit.sha = _sha("commit", tree, *commit.parents, commit.message, iso(commit.date))
         self.commits[commit.sha] = commit
         return commit.sha
@@ -351,7 +408,8 @@ class FakeGitHub(FakeService):
                 "mergeable_state": "unknown" if p.state == "closed" else "clean",
                 "merged_by": self._user_json(p.merged_by) if p.merged_by else None,
                 "comments": len(self.comments_on(p.number)), "review_comments": 0,
-                "maintainer_can_modify": False, "commits": 1,
+                "maintainer_can_modify": False,
+                "commits": len(self.commits_on(p.number)),
                 "additions": sum(f["additions"] for f in files),
                 "deletions": sum(f["deletions"] for f in files), "changed_files": len(files),
             }
@@ -385,6 +443,46 @@ class FakeGitHub(FakeService):
         if e.label:
             data["label"] = {"name": e.label, "color": self._label(e.label)["color"]}
         return data
+
+    def _committed_json(self, c: Commit) -> dict[str, Any]:
+        """A timeline `committed` item: git's view of the commit, with no actor and no id."""
+        git, html = f"{self._api}/git/commits", f"{HTML}/{self.full_name}/commit"
+        tree = _tree_sha(c.files)
+        name, email = c.identity if c.author else ("GitHub", "noreply@github.com")
+        person = {"name": name, "email": email, "date": iso(c.date)}
+        return {"sha": c.sha, "node_id": _node("C", c.sha), "url": f"{git}/{c.sha}",
+                "html_url": f"{html}/{c.sha}", "author": person, "committer": dict(person),
+                "tree": {"sha": tree, "url": f"{self._api}/git/trees/{tree}"},
+                "message": c.message,
+                "parents": [{"sha": s, "url": f"{git}/{s}", "html_url": f"{html}/{s}"}
+                            for s in c.parents],
+                "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                                 "payload": None, "verified_at": None},
+                "event": "committed"}
+
+    def _review_json(self, r: Review) -> dict[str, Any]:
+        """A timeline `reviewed` item: `user` and `submitted_at` (no actor, no created_at),
+        the state in lower case (the reviews endpoint says APPROVED, the timeline approved)."""
+        html = f"{HTML}/{self.full_name}/pull/{r.number}#pullrequestreview-{r.id}"
+        pull = f"{self._api}/pulls/{r.number}"
+        return {"id": r.id, "node_id": _node("PRR", r.id), "user": self._user_json(r.user),
+                "body": r.body, "commit_id": r.commit_id, "submitted_at": iso(r.submitted_at),
+                "state": r.state.lower(), "html_url": html, "pull_request_url": pull,
+                "author_association": "MEMBER" if r.user == self.api_login else "CONTRIBUTOR",
+                "_links": {"html": {"href": html}, "pull_request": {"href": pull}},
+                "event": "reviewed"}
+
+    def _timeline_json(self, number: int) -> list[dict[str, Any]]:
+        """GET /issues/{n}/timeline, oldest first: the pull's commits (at their date), its
+        issue events, comments (`commented`, with `actor` too) and reviews."""
+        items: list[tuple[datetime, int, dict[str, Any]]] = [
+            (c.date, 0, self._committed_json(c)) for c in self.commits_on(number)]
+        items += [(e.created_at, e.id, self._event_json(e)) for e in self.events_on(number)]
+        items += [(c.created_at, c.id, self._comment_json(c) | {
+            "event": "commented", "actor": self._user_json(c.author)})
+            for c in self.comments_on(number)]
+        items += [(r.submitted_at, r.id, self._review_json(r)) for r in self.reviews_on(number)]
+        return [data for _, _, data in sorted(items, key=lambda item: item[:2])]
 
     def _comment_json(self, c: Comment) -> dict[str, Any]:
         return {"url": f"{self._api}/issues/comments/{c.id}",
@@ -587,12 +685,14 @@ class FakeGitHub(FakeService):
     @route("GET", REPO + "/issues/{number}/{kind}")
     @route("GET", BY_ID + "/issues/{number}/{kind}")
     def api_issue_list(self, req: Request) -> Response:
-        """The paged lists on an issue: labels, events (oldest first), comments."""
+        """The paged lists on an issue: labels, events and timeline (oldest first),
+        comments."""
         self._repo(req)
         n, kind = self._pull(req.params["number"]).number, req.params["kind"]
         items = {"labels": lambda: [self._label_json(x) for x in self.pulls[n].labels],
                  "events": lambda: [self._event_json(e) for e in self.events_on(n)],
-                 "comments": lambda: [self._comment_json(c) for c in self.comments_on(n)]}
+                 "comments": lambda: [self._comment_json(c) for c in self.comments_on(n)],
+                 "timeline": lambda: self._timeline_json(n)}
         if kind not in items:
             raise _Reply(error(404, "Not Found"))
         return self._page(req, items[kind](), f"/issues/{n}/{kind}")
@@ -651,6 +751,10 @@ def _apply(files: dict[str, str], changes: dict[str, str | None]) -> dict[str, s
         else:
             out[path] = text
     return out
+
+
+def _tree_sha(files: dict[str, str]) -> str:
+    return _sha(*sorted(f"{p} {blob_sha(t)}" for p, t in files.items()))
 
 
 def _iso(moment: datetime | None) -> str | None:
