@@ -9,15 +9,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from forumsync import worker_lock
 from forumsync.db import open_database
 from forumsync.sandbox import Clock, Sandbox
 from forumsync.sandbox.github import FakeGitHub
 from forumsync.timeutil import utcnow
+from forumsync.worker_lock import Lease, LeaseLost
 from tests.test_e2e import World
 
 
@@ -102,26 +103,35 @@ def test_run_syncs_then_stops_cleanly_on_sigterm(world: World, tmp_path: Path) -
             time.sleep(0.1)
         assert "spec-draft" in world.github.labels_on(pr)
         second = forumsync("--config", str(path), "run", env=env, timeout=30)
-        assert second.returncode == 1 and "another forumsync worker" in second.stderr
+        assert second.returncode == 1 and "another forumsync (" in second.stderr
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0, worker.stdout.read() if worker.stdout else ""
     finally:
         if worker.poll() is None:
             worker.kill()
     sessions = open_database(world.db_url)
-    assert worker_lock.holder(sessions) is None  # the lease was released
+    assert Lease(sessions, timedelta(minutes=3)).holder() is None  # released
 
 
-def test_stale_lease_is_taken_over(tmp_path: Path) -> None:
-    from datetime import timedelta
-
+def test_stale_lease_is_taken_over_and_a_lost_lease_stops_the_cycle(tmp_path: Path) -> None:
     sessions = open_database(f"sqlite:///{tmp_path / 'lease.db'}")
+    first = Lease(sessions, timedelta(minutes=15), "host:1")
+    second = Lease(sessions, timedelta(minutes=15), "host:2")
     now = utcnow()
-    assert worker_lock.acquire(sessions, "host:1", now, timedelta(minutes=15))
-    assert not worker_lock.acquire(sessions, "host:2", now, timedelta(minutes=15))
-    later = now + timedelta(minutes=16)
-    assert worker_lock.acquire(sessions, "host:2", later, timedelta(minutes=15))
-    assert worker_lock.holder(sessions) == "host:2"
+    assert first.acquire(now) and not second.acquire(now)
+    assert second.acquire(now + timedelta(minutes=16))  # the first one died
+    assert second.holder() == "host:2"
+    with pytest.raises(LeaseLost):
+        first.renew()
+
+
+def test_sync_refuses_while_a_worker_holds_the_database(world: World, tmp_path: Path) -> None:
+    world.open_spec_pr(world.idea())
+    path, env = write_config(world, tmp_path)
+    Lease(world.sessions, timedelta(minutes=3), "other-host:1").acquire()
+    done = forumsync("--config", str(path), "sync", env=env)
+    assert done.returncode == 1 and "other-host:1" in done.stderr
+    assert world.box.github.comments == []
 
 
 def test_demo_tells_the_story_offline(tmp_path: Path) -> None:

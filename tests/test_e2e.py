@@ -223,3 +223,39 @@ def test_one_failing_item_is_reported_and_the_rest_goes_on(world: World) -> None
     assert report.ok, report.failures
     assert "spec-draft" in world.github.labels_on(broken)
     assert len(world.comments(broken)) == 1 and len(world.comments(fine)) == 1
+
+
+def test_every_pr_touching_a_spec_file_belongs_to_it(world: World) -> None:
+    from sqlalchemy import select
+
+    from forumsync.models import PullRequest
+
+    pr = world.open_spec_pr(world.idea())
+    world.sync()
+    world.github.merge_pull("chair", pr)
+    edit = world.github.open_pull("ada", "Fix a typo in SPEC 10", "", {
+        "spec-0010/index.md": spec_text(10, "Deprecations") + "\nTypo fixed.\n"})
+    world.sync()
+    with world.sessions() as session:
+        owners = dict(session.execute(select(PullRequest.number, PullRequest.spec_id)).all())
+    assert owners[pr] is not None and owners[edit] == owners[pr]
+
+
+def test_a_malformed_spec_file_is_reported_and_the_others_still_sync(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.github.merge_pull("chair", pr)
+    world.sync()
+    world.github.set_file("spec-0003/index.md", "---\ntitle: [unclosed\n---\nbody\n")
+    publish = world.github.open_pull("ada", "Publish SPEC 10", "", {
+        "spec-0010/index.md": spec_text(10, "Deprecations", draft=False)})
+    world.github.merge_pull("chair", publish)
+    report = world.sync()
+    assert report.ok, report.failures
+    assert any("spec-0003/index.md" in p for p in report.problems)
+    assert world.status()[pr].stage == "published"
+    world.sync()  # the publish cycle's own writes are read back once
+    world.box.reset_counts()
+    assert world.sync().problems == []  # reported once, not re-read while unchanged
+    assert world.box.request_total() <= 6

@@ -81,3 +81,16 @@ def test_spec_paths() -> None:
     assert spec_number_from_path("spec-0002.md") == 2
     assert not is_spec_path("spec-0004/figure.png")
     assert not is_spec_path("core-projects/numpy.md")
+
+
+def test_the_pr_templates_hint_links_nothing() -> None:
+    body = ("<!-- Link the viability discussion, started in "
+            "https://discuss.scientific-python.org/c/specs/ideas -->\n"
+            f"Discussion: {FORUM}/t/idea/12")
+    assert thread_refs_in(body, FORUM) == [ThreadRef(12, "idea", f"{FORUM}/t/idea/12")]
+
+
+def test_escaped_html_cannot_come_back_as_a_tag_and_underscore_mentions_are_quiet() -> None:
+    copied = safe_copy("&lt;img src=x onerror=alert(1)&gt; hi @_bob")
+    assert "<" not in copied and ">" not in copied
+    assert "@_bob" not in copied

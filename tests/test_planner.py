@@ -10,8 +10,9 @@ from forumsync.actions import (
     SetPullLabels,
     SetThreadTags,
 )
-from forumsync.observation import Committee
+from forumsync.observation import Committee, PullObservation
 from forumsync.planner import plan_cycle
+from forumsync.records import PullFile
 from forumsync.stages import Stage
 from forumsync.state import PullState, SpecState, StoredState, ThreadState
 from tests.planning import (
@@ -218,12 +219,17 @@ def test_non_committee_tag_is_ignored_restored_and_reported() -> None:
     assert any(p.kind == "ignored-change" for p in spec.problems)
 
 
-def test_committee_unreadable_means_not_honoured() -> None:
+def test_committee_unreadable_defers_the_change_to_the_next_cycle() -> None:
     tagged = thread(40, tags=("spec-accepted",),
                     revisions=(retag(4000, (), ("spec-accepted",), "chair"),))
-    obs = observe(threads=[tagged], committee=Committee(None, None))
-    spec = only(plan_cycle(obs, _idea_state(), SETTINGS))
-    assert spec.stage is Stage.IDEA and "could not be read" in spec.changes[0].reason
+    plan = plan_cycle(observe(threads=[tagged], committee=Committee(None, None)), _idea_state(),
+                      SETTINGS)
+    spec = only(plan)
+    assert (spec.stage, spec.effects, spec.changes) == (Stage.IDEA, [], [])
+    assert [p.kind for p in spec.problems] == ["authority-unknown"]
+    assert 40 not in plan.threads  # not remembered as seen: the tag is judged again
+    spec = only(plan_cycle(observe(threads=[tagged]), _idea_state(), SETTINGS))
+    assert spec.stage is Stage.ACCEPTED
 
 
 def test_accepted_idea_gains_its_pr_and_becomes_draft() -> None:
@@ -425,3 +431,93 @@ def test_posts_copied_across_cannot_ping() -> None:
 
 def test_plan_time_is_the_observation_time() -> None:
     assert observe().now == NOW
+
+
+# --- edges found in review -------------------------------------------------------------------
+
+
+def test_pr_that_becomes_a_spec_pr_later_is_announced() -> None:
+    stored = StoredState(pulls={12: PullState(12, "open", ())}, first_sync_at=ago(days=20))
+    later = seen_pull(pull(12, body=LINKED_BODY, created=ago(days=3)))
+    spec = next(s for s in plan_cycle(observe(pulls=[later], threads=[thread(40)]), stored,
+                                      SETTINGS).specs if s.key == "pr-12")
+    assert spec.stage is Stage.DRAFT
+    assert {"ReplyOnThread", "CommentOnPull", "SetPullLabels"} <= set(kinds(spec))
+
+
+def test_new_attempt_takes_over_the_thread_of_a_withdrawn_spec() -> None:
+    stored = StoredState(
+        specs=(SpecState(1, Stage.WITHDRAWN, number=9, introducing_pr=12, thread_id=40,
+                         link_method="pr_body"),),
+        pulls={12: PullState(12, "closed", ("spec-withdrawn",), 1)},
+        threads={40: ThreadState(40, ("spec-withdrawn",), 9)}, first_sync_at=ago(days=30))
+    retry = seen_pull(pull(15, body=LINKED_BODY), files=("spec-0012/index.md",))
+    specs = {s.key: s for s in plan_cycle(observe(pulls=[retry]), stored, SETTINGS).specs}
+    assert specs["pr-15"].thread_id == 40 and specs["pr-12"].thread_id is None
+    assert not any(isinstance(e, CreateThread) for e in specs["pr-15"].effects)
+
+
+def test_a_refused_link_opens_no_new_thread() -> None:
+    stored = _draft_state()
+    rival = seen_pull(pull(15, body=LINKED_BODY), files=("spec-0012/index.md",))
+    spec = next(s for s in plan_cycle(observe(pulls=[rival]), stored, SETTINGS).specs
+                if s.key == "pr-15")
+    assert spec.thread_id is None
+    assert not any(isinstance(e, CreateThread) for e in spec.effects)
+    assert any(p.kind == "second-claimant" for p in spec.problems)
+
+
+def test_author_link_replaces_the_thread_the_service_opened() -> None:
+    stored = StoredState(
+        specs=(SpecState(1, Stage.DRAFT, number=9, introducing_pr=12, thread_id=50,
+                         link_method="created"),),
+        pulls={12: PullState(12, "open", ("spec-draft",), 1)},
+        threads={50: ThreadState(50, ("spec-draft",), 9)}, first_sync_at=ago(days=30))
+    edited = seen_pull(pull(12, body=LINKED_BODY, labels=("spec-draft",)))
+    spec = only(plan_cycle(observe(pulls=[edited]), stored, SETTINGS))
+    assert (spec.thread_id, spec.link_method) == (40, "pr_body")
+
+
+def test_manual_link_applies_without_waiting_for_a_change() -> None:
+    stored = replace_state(_draft_state(), manual_links={12: 77})
+    spec = only(plan_cycle(observe(), stored, SETTINGS))
+    assert (spec.thread_id, spec.link_method) == (77, "manual")
+
+
+def test_new_spec_reusing_a_number_is_a_new_spec() -> None:
+    stored = StoredState(
+        specs=(SpecState(1, Stage.WITHDRAWN, number=9, introducing_pr=3,
+                         path="spec-0009/index.md"),),
+        pulls={3: PullState(3, "merged", ("spec-withdrawn",), 1)}, first_sync_at=ago(days=30))
+    plan = plan_cycle(observe(pulls=[seen_pull(pull(12))]), stored, SETTINGS)
+    assert [s.key for s in plan.specs] == ["pr-12"]
+
+
+def test_renumbered_on_main_moves_the_path() -> None:
+    stored = _merged_state()
+    rename = PullObservation(pull(40, state="closed", merged=True),
+                             (PullFile("spec-0009/index.md", "removed"),
+                              PullFile("spec-0011/index.md", "added")))
+    spec = only(plan_cycle(observe(pulls=[rename]), stored, SETTINGS))
+    assert (spec.spec_id, spec.path) == (1, "spec-0011/index.md")
+
+
+def test_history_before_the_window_is_taken_as_it_is_on_a_first_run() -> None:
+    old = seen_pull(pull(12, state="closed", created=ago(days=400)),
+                    events=(event("closed", "maintainer", at=ago(days=399)),))
+    spec = only(plan_cycle(observe(pulls=[old]), StoredState(), SETTINGS))
+    assert spec.stage is Stage.WITHDRAWN and spec.problems == []
+
+
+def test_publishing_by_merging_the_introducing_pr_is_announced() -> None:
+    merged = seen_pull(pull(12, state="closed", merged=True, labels=("spec-draft",)))
+    obs = observe(pulls=[merged], docs=[spec_doc(draft=False)])
+    spec = only(plan_cycle(obs, _draft_state(), SETTINGS))
+    assert spec.stage is Stage.PUBLISHED
+    assert "published" in effect(spec, ReplyOnThread).body
+
+
+def replace_state(state: StoredState, **changes) -> StoredState:
+    from dataclasses import replace
+
+    return replace(state, **changes)

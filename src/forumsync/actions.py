@@ -125,6 +125,7 @@ class SpecPlan:
     effects: list[Effect] = field(default_factory=list)
     problems: list[ProblemNote] = field(default_factory=list)
     link_from: str | None = None  # key of the CreateThread effect whose topic becomes the link
+    link_refused: bool = False  # a link was given but could not be taken (reported)
 
 
 @dataclass

@@ -166,10 +166,23 @@ def sync(ctx: Context, dry_run: bool, as_json: bool) -> None:
     """One reconcile cycle; prints each action taken (or planned)."""
     from forumsync.cycle import build_clients, run_cycle
     from forumsync.timeutil import utcnow
+    from forumsync.worker import lease_for
 
     config = ctx.config
-    sessions = ctx.scratch_sessions() if dry_run else ctx.sessions()
-    report = run_cycle(config, sessions, build_clients(config), utcnow(), dry_run=dry_run)
+    if dry_run:
+        report = run_cycle(config, ctx.scratch_sessions(), build_clients(config), utcnow(),
+                           dry_run=True)
+    else:
+        lease = lease_for(config, ctx.sessions())
+        if not lease.acquire():
+            click.echo(f"forumsync: another forumsync ({lease.holder()}) is running on this "
+                       "database; nothing done", err=True)
+            sys.exit(EXIT_SOME_FAILED)
+        try:
+            report = run_cycle(config, lease.sessions, build_clients(config), utcnow(),
+                               heartbeat=lease.renew)
+        finally:
+            lease.release()
     _print_report(report, dry_run, as_json)
     sys.exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)
 
@@ -199,15 +212,17 @@ def run(ctx: Context) -> None:
 
     from forumsync.cycle import build_clients, run_cycle
     from forumsync.timeutil import utcnow
-    from forumsync.worker import WorkerBusy, run_worker
+    from forumsync.worker import WorkerBusy, lease_for, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     config = ctx.config
     sessions = ctx.sessions()
     clients = build_clients(config)
+    lease = lease_for(config, sessions)
 
     def sync_once() -> None:
-        report = run_cycle(config, sessions, clients, utcnow())
+        report = run_cycle(config, sessions, clients, utcnow(), heartbeat=lease.renew)
         for line in report.actions:
             logging.info("did: %s", line)
         for line in report.failures:
@@ -223,7 +238,7 @@ def run(ctx: Context) -> None:
             logging.info("digest for %s sent: topic %s", built.key, topic)
 
     try:
-        run_worker(config, sessions, sync_once, digest_once)
+        run_worker(lease, config, sync_once, digest_once)
     except WorkerBusy as exc:
         click.echo(f"forumsync: {exc}", err=True)
         sys.exit(EXIT_SOME_FAILED)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -168,6 +168,9 @@ def load_config(path: Path | None, environ: dict[str, str] | None = None) -> Con
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{section.name}] must be a table")
         built[section.name] = _build_section(section, table, source, environ)
+    discourse = built["discourse"]  # Discourse keeps tags in lower case: compare alike
+    built["discourse"] = replace(discourse, stage_tags={
+        stage: tag.lower() for stage, tag in discourse.stage_tags.items()})
     config = Config(**built, source=source)
     _validate(config, source)
     return config

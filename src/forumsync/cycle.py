@@ -10,13 +10,15 @@ reading each topic), then posts and revisions only for threads that changed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from forumsync import store
+from forumsync.actions import ProblemNote
 from forumsync.config import Config
 from forumsync.errors import NotFound, ServiceError
 from forumsync.executor import CycleReport, Executor
@@ -65,8 +67,10 @@ def plan_settings(config: Config) -> PlanSettings:
 
 
 def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients, now: datetime,
-              *, dry_run: bool = False) -> CycleReport:
-    """Observe, plan and apply once. A dry run writes nothing, remotely or in the database."""
+              *, dry_run: bool = False, heartbeat: Callable[[], None] | None = None,
+              ) -> CycleReport:
+    """Observe, plan and apply once. A dry run writes nothing, remotely or in the database.
+    `heartbeat` is called between SPECs (the lease's renew: it stops a cycle that lost it)."""
     settings = plan_settings(config)
     with sessions() as session:
         stored = store.load_state(session)
@@ -76,6 +80,7 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
     plan = plan_cycle(observation, stored, settings)
     report = CycleReport()
     report.failures.extend(observer.failures)
+    report.problems.extend(note.message for note in observer.problems)
     if dry_run:
         for spec in plan.specs:
             report.actions.extend(effect.describe() for effect in spec.effects)
@@ -85,23 +90,32 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
         report.problems.extend(p.message for p in plan.problems)
         return report
     executor = Executor(sessions, clients.forum, clients.repo,
-                        lambda topic: settings.thread_url(topic), now)
-    executor.apply(plan, report)
+                        lambda topic: settings.thread_url(topic), now, heartbeat)
+    failed_pulls, failed_paths = executor.apply(plan, report)
     with sessions.begin() as session:
         if stored.first_sync_at is None:
             store.set_cursor(session, store.FIRST_SYNC, now.isoformat())
-        if report.ok:  # a failed item is read again next cycle: its cursor does not move
-            observer.cursors.save(session)
+        for note in observer.problems:
+            store.note_problem(session, note, now)
+        # what failed is read again next cycle; everything else moves on
+        observer.cursors.save(session, observer.failed_pulls | failed_pulls,
+                              observer.failed_paths | failed_paths)
     return report
 
 
 @dataclass
 class _Cursors:
+    """Where the last cycle stopped reading; `read_*` hold what this cycle read."""
+
     pulls_since: datetime | None
     pulls_etag: str | None
     head_sha: str | None
     head_etag: str | None
     blobs: dict[str, str]
+    read_pulls: dict[int, datetime] = field(default_factory=dict)  # PR -> updated_at
+    read_pulls_etag: str | None = None
+    read_head: tuple[str, str | None] | None = None  # (sha, etag) when the head moved
+    read_blobs: dict[str, str] | None = None
 
     @classmethod
     def load(cls, session: Session) -> _Cursors:
@@ -116,11 +130,23 @@ class _Cursors:
             blobs=json.loads(blobs.value) if blobs and blobs.value else {},
         )
 
-    def save(self, session: Session) -> None:
-        since = self.pulls_since.isoformat() if self.pulls_since else None
-        store.set_cursor(session, PULLS_CURSOR, since, self.pulls_etag)
-        store.set_cursor(session, HEAD_CURSOR, self.head_sha, self.head_etag)
-        store.set_cursor(session, BLOBS_CURSOR, json.dumps(self.blobs, sort_keys=True))
+    def save(self, session: Session, failed_pulls: set[int], failed_paths: set[str]) -> None:
+        """Move each cursor past what was read, but not past an item that failed."""
+        since, etag = self.pulls_since, self.read_pulls_etag or self.pulls_etag
+        if self.read_pulls:
+            failed = [t for n, t in self.read_pulls.items() if n in failed_pulls]
+            if failed:  # read again from just before the oldest failure, without the ETag
+                since, etag = min(failed) - timedelta(microseconds=1), None
+            else:
+                since = max(self.read_pulls.values())
+        store.set_cursor(session, PULLS_CURSOR, since.isoformat() if since else None, etag)
+        head, head_etag, blobs = self.head_sha, self.head_etag, self.blobs
+        if self.read_head is not None and self.read_blobs is not None:
+            blobs = {p: sha for p, sha in self.read_blobs.items() if p not in failed_paths}
+            if not failed_paths:
+                head, head_etag = self.read_head
+        store.set_cursor(session, HEAD_CURSOR, head, head_etag)
+        store.set_cursor(session, BLOBS_CURSOR, json.dumps(blobs, sort_keys=True))
 
 
 class _Observer:
@@ -135,6 +161,9 @@ class _Observer:
         self.cursors = cursors
         self.now = now
         self.failures: list[str] = []
+        self.problems: list[ProblemNote] = []  # bad data, not failures: reported, not retried
+        self.failed_pulls: set[int] = set()
+        self.failed_paths: set[str] = set()
 
     def observe(self) -> Observation:
         pulls: dict[int, PullObservation] = {}
@@ -156,7 +185,8 @@ class _Observer:
         committee = self._committee(pulls, threads)
         return Observation(now=self.now, pulls=pulls, threads=threads, main_docs=docs,
                            core_projects=core, committee=committee,
-                           slugs=self._slugs(pulls), own_accounts=self._own_accounts(pulls))
+                           slugs=self._slugs(pulls, docs),
+                           own_accounts=self._own_accounts(pulls))
 
     # --- GitHub ------------------------------------------------------------------------------
 
@@ -164,9 +194,10 @@ class _Observer:
         since = self.cursors.pulls_since
         listed, etag = self.repo.pulls_updated_since(
             since - CURSOR_OVERLAP if since else None, self.cursors.pulls_etag)
-        self.cursors.pulls_etag = etag
+        self.cursors.read_pulls_etag = etag
         seen: dict[int, PullObservation] = {}
         for pull in listed:
+            self.cursors.read_pulls[pull.number] = pull.updated_at
             before = self.stored.pulls.get(pull.number)
             if before is not None and before.updated_at == pull.updated_at:
                 continue  # read again only because of the cursor's overlap: unchanged
@@ -174,8 +205,7 @@ class _Observer:
                 seen[pull.number] = self._pull_details(pull)
             except ServiceError as exc:
                 self.failures.append(str(exc))
-        if listed:
-            self.cursors.pulls_since = max(p.updated_at for p in listed)
+                self.failed_pulls.add(pull.number)
         return seen
 
     def _pull_details(self, pull: PullRecord) -> PullObservation:
@@ -183,7 +213,7 @@ class _Observer:
         head_doc = None
         spec_files = [f for f in files if is_spec_path(f.filename) and f.status != "removed"]
         if spec_files and pull.state == "open":
-            head_doc = self.repo.spec_document(spec_files[0].filename, pull.head_sha or "HEAD")
+            head_doc = self._document(spec_files[0].filename, pull.head_sha or "HEAD")
         events = tuple(self.repo.issue_events(pull.number)) if self._needs_events(
             pull, bool(spec_files)) else ()
         activity = self.repo.pull_activity(pull.number) if spec_files else None
@@ -209,15 +239,31 @@ class _Observer:
         changed = [p for p, sha in blobs.items() if self.cursors.blobs.get(p) != sha]
         docs = {}
         for path in sorted(changed):
-            doc = self.repo.spec_document(path, head)
+            try:
+                doc = self._document(path, head)
+            except ServiceError as exc:
+                self.failures.append(str(exc))
+                self.failed_paths.add(path)
+                continue
             if doc is not None:
                 docs[path] = doc
         try:
             core = frozenset(self.repo.core_projects(head))
         except NotFound:
             core = frozenset()  # no Core Project folder: every endorser counts
-        self.cursors.head_sha, self.cursors.head_etag, self.cursors.blobs = head, etag, blobs
+        self.cursors.read_head, self.cursors.read_blobs = (head, etag), blobs
         return docs, core
+
+    def _document(self, path: str, ref: str) -> SpecDocument | None:
+        """A SPEC file's front matter; a malformed one is a problem to report, not a failure
+        to retry: it is read again when the file changes."""
+        try:
+            return self.repo.spec_document(path, ref)
+        except ServiceError as exc:
+            if exc.transient:
+                raise
+            self.problems.append(ProblemNote("bad-spec-file", f"{path}@{ref}", str(exc)))
+            return None
 
     # --- Discourse ---------------------------------------------------------------------------
 
@@ -268,10 +314,13 @@ class _Observer:
                                  topic.tags, topic.created_at, topic.last_posted_at,
                                  topic.posts, revisions)
 
-    def _slugs(self, pulls: dict[int, PullObservation]) -> dict[str, int]:
+    def _slugs(self, pulls: dict[int, PullObservation],
+               docs: dict[str, SpecDocument]) -> dict[str, int]:
         slugs: dict[str, int] = {}
-        for seen in pulls.values():
-            texts = [seen.pull.body, seen.head_doc.discussion if seen.head_doc else None]
+        sources = [(seen.pull.body, seen.head_doc.discussion if seen.head_doc else None)
+                   for seen in pulls.values()]
+        sources += [(None, doc.discussion) for doc in docs.values()]
+        for texts in sources:
             for text in filter(None, texts):
                 for ref in thread_refs_in(text, self.config.discourse.url):
                     if not isinstance(ref, ThreadRef) or ref.topic_id is not None:

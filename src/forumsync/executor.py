@@ -66,39 +66,47 @@ class Executor:
         repo: RepoClient,
         thread_url: Callable[[int], str],
         now: datetime,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.forum = forum
         self.repo = repo
         self.thread_url = thread_url
         self.now = now
+        self.heartbeat = heartbeat or (lambda: None)
 
-    def apply(self, plan: Plan, report: CycleReport) -> set[int]:
-        """Apply every SPEC's writes; returns the PRs and threads of SPECs that failed."""
+    def apply(self, plan: Plan, report: CycleReport) -> tuple[set[int], set[str]]:
+        """Apply every SPEC's writes; returns the PRs and SPEC files of SPECs that failed,
+        which the next cycle reads again."""
         failed_pulls: set[int] = set()
+        failed_paths: set[str] = set()
         failed_threads: set[int] = set()
         for spec in plan.specs:
+            self.heartbeat()
             try:
                 self._apply_spec(spec, report)
             except ServiceError as exc:
                 report.failures.append(f"{spec.key}: {exc}")
                 failed_pulls.update({*spec.pulls, spec.introducing_pr or 0})
                 failed_threads.add(spec.thread_id or 0)
+                failed_paths.add(spec.path or "")
                 with self.sessions.begin() as session:
                     store.note_problem(session, ProblemNote(
                         "sync-failed", spec.key, f"sync of {spec.key} failed: {exc}"),
                         self.now, spec.spec_id)
+        owners = {pr: spec.spec_id for spec in plan.specs
+                  for pr in (*spec.pulls, spec.introducing_pr) if pr}
         with self.sessions.begin() as session:
             for number, state in plan.pulls.items():
                 if number not in failed_pulls:
-                    store.save_pull(session, state)
+                    store.save_pull(session, state, owners.get(number))
             for topic, thread in plan.threads.items():
                 if topic not in failed_threads:
                     store.save_thread(session, thread)
             for note in plan.problems:
                 store.note_problem(session, note, self.now)
                 report.problems.append(note.message)
-        return failed_pulls
+        return failed_pulls, failed_paths
 
     def _apply_spec(self, spec: SpecPlan, report: CycleReport) -> None:
         created: dict[str, str] = {}

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from pydiscourse import DiscourseClient
@@ -267,6 +267,7 @@ class _DiscourseAPI(DiscourseClient):
     def __init__(self, host: str, api_username: str, api_key: str, timeout: float) -> None:
         super().__init__(host.rstrip("/"), api_username, api_key, timeout=timeout)
         self.session = requests.Session()
+        self.moved: dict[str, str] = {}  # GET path -> where it redirected (e.g. /c/9.json)
 
     def _request(  # type: ignore[override]
         self,
@@ -292,7 +293,13 @@ class _DiscourseAPI(DiscourseClient):
             "timeout": self.timeout,
         }
         kwargs.update(override_request_kwargs or {})
-        return _decode(self.session.request(verb, self.host + path, **kwargs))
+        target = self.moved.get(path, path) if verb == "GET" else path
+        response = self.session.request(verb, self.host + target, **kwargs)
+        if verb == "GET" and response.history and response.ok:
+            # a permanent redirect (/c/{id}.json -> /c/{slug}/{id}.json): go there directly
+            # next time, saving one request per page on every cycle
+            self.moved[path] = urlsplit(response.url).path
+        return _decode(response)
 
     # Endpoints pydiscourse has no method for, or none that fits (JSON bodies, paging).
 
@@ -487,14 +494,17 @@ class ForumClient:
         return frozenset(names)
 
     def find_post_containing(self, topic_id: int, text: str) -> int | None:
-        """Via topic(): the first post (by post_number) whose raw markdown contains `text`.
+        """Via topic(): the first post (by post_number) by the service's own account whose
+        raw markdown contains `text` (a marker copied by someone else does not count).
 
         Needs raw: Discourse drops HTML comments (the service's markers) when cooking.
         """
         found = self.topic(topic_id)
         if found is None:
             return None
-        return next((post.id for post in found.posts if text in post.raw), None)
+        own = self.config.api_username.lower()
+        return next((post.id for post in found.posts
+                     if post.username.lower() == own and text in post.raw), None)
 
     def find_own_topic(self, text: str) -> int | None:
         """GET /topics/created-by/{api_username}.json?page=N, then each topic's first post

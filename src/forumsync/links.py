@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _URL = re.compile(r"https?://[^\s<>()\[\]\"'`]+")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,16 @@ def parse_thread_url(url: str, forum_url: str) -> ThreadRef | BadThreadRef:
 
 
 def thread_refs_in(text: str, forum_url: str) -> list[ThreadRef | BadThreadRef]:
-    """Every forum-thread URL in `text`, in order; other URLs are left out."""
+    """Every forum-thread URL (`/t/…`) in `text`, in order. Other URLs are left out, and so
+    is text inside HTML comments (the PR template's hints link the Ideas category there)."""
     found: list[ThreadRef | BadThreadRef] = []
-    for match in _URL.finditer(text or ""):
+    for match in _URL.finditer(_COMMENT.sub("", text or "")):
         url = match.group(0)
-        if _host(url) == _host(forum_url):
-            found.append(parse_thread_url(url, forum_url))
+        if _host(url) != _host(forum_url):
+            continue
+        ref = parse_thread_url(url, forum_url)
+        if isinstance(ref, ThreadRef) or "placeholder" in ref.reason:
+            found.append(ref)
     return found
 
 

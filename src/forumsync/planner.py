@@ -38,6 +38,7 @@ from forumsync.specfiles import is_spec_path
 from forumsync.stages import Stage
 from forumsync.state import PullState, SpecState, StoredState, ThreadState
 
+_UNREADABLE = "the committee list could not be read"
 NEW_SPEC_LABEL = "New SPEC"
 ENDORSEMENT_LABEL = "SPEC endorsement"
 NEW_THREAD_KEY = "newthread:pr-"
@@ -113,6 +114,7 @@ class _Cycle:
         self.signals: dict[int, list[Signal]] = {}
         self.fresh: set[str] = set()  # keys of SPECs first seen this cycle (no stage before)
         self.dropped: set[int] = set()  # new ideas merged into a PR's SPEC this cycle
+        self.deferred: set[int] = set()  # changes that could not be judged: judged next cycle
 
     # --- driver --------------------------------------------------------------------------
 
@@ -121,6 +123,10 @@ class _Cycle:
             self._track_pull(self.obs.pulls[number])
         for path in sorted(self.obs.main_docs):
             self._track_main_doc(self.obs.main_docs[path])
+        for pr, topic in self.stored.manual_links.items():  # applied even if nothing changed
+            index = self._find("introducing_pr", pr)
+            if index is not None and self.specs[index].thread_id != topic:
+                self._touch(index)
         for topic_id in sorted(self.obs.threads):
             self._track_thread(self.obs.threads[topic_id])
         for index in sorted(self.touched):
@@ -152,16 +158,24 @@ class _Cycle:
 
     def _track_pull(self, seen: PullObservation) -> None:
         pull = seen.pull
-        paths = {f.filename for f in seen.files if is_spec_path(f.filename)}
-        paths |= {f.previous_filename for f in seen.files
-                  if f.previous_filename and is_spec_path(f.previous_filename)}
-        added = {f.filename for f in seen.files if f.status == "added" and is_spec_path(f.filename)}
+        files = [f for f in seen.files if is_spec_path(f.filename) or (
+            f.previous_filename and is_spec_path(f.previous_filename))]
+        added = sorted(f.filename for f in files if f.status == "added")
+        removed = sorted(f.filename for f in files if f.status == "removed")
+        renames = {f.previous_filename: f.filename for f in files
+                   if f.status == "renamed" and f.previous_filename}
+        if len(added) == 1 and len(removed) == 1:  # a rename shown as delete plus add
+            renames.setdefault(removed[0], added[0])
+        touched = sorted({f.filename for f in files if f.status != "added"} | set(renames))
         index = self._find("introducing_pr", pull.number)
         if index is None:
-            for path in sorted(paths):
+            for path in touched:  # an edit, publication, endorsement or rename of a SPEC
                 index = self._find("path", path)
                 if index is not None:
-                    self._touch(index).pulls += (pull.number,)
+                    spec = self._touch(index)
+                    spec.pulls += (pull.number,)
+                    if pull.merged and path in renames:
+                        spec.path = renames[path]  # renumbered or renamed on main
                     return
         if index is None:
             if not added and NEW_SPEC_LABEL not in pull.labels:
@@ -181,7 +195,7 @@ class _Cycle:
             spec.number = seen.head_doc.number if seen.head_doc.number is not None else spec.number
             spec.title = seen.head_doc.title or spec.title
         if pull.merged and spec.path is None and added:
-            spec.path = sorted(added)[0]
+            spec.path = added[0]
         _note_activity(spec, Activity(pull.created_at, pull.author, "opened"))
         _note_activity(spec, seen.activity)
         if pull.merged and pull.merged_at:
@@ -202,6 +216,8 @@ class _Cycle:
         spec.number = doc.number if doc.number is not None else spec.number
         spec.title = doc.title or spec.title
         before_draft, before_endorsed = spec.is_draft, spec.endorsed_by
+        if before_draft is None and spec.key not in self.fresh and spec.introducing_pr:
+            before_draft = True  # a SPEC PR is a draft until its file lands on main
         spec.is_draft = doc.is_draft
         spec.endorsed_by = endorsements(doc, self.obs.core_projects)
         if before_draft is None:
@@ -249,7 +265,8 @@ class _Cycle:
             return
         if thread.deleted or thread.category_id != self.settings.ideas_category_id:
             return
-        if _is_category_definition(thread.title) or _opened_by_service(thread):
+        if _is_category_definition(thread.title) or _opened_by_service(
+                thread, self.obs.own_accounts):
             return
         self.specs.append(SpecPlan(key=f"topic-{thread.id}", spec_id=None, stage=Stage.IDEA,
                                    title=thread.title, thread_id=thread.id, link_method="idea",
@@ -272,8 +289,8 @@ class _Cycle:
             elif topic != spec.thread_id:
                 self._claim(index, topic, "manual")
             return
-        if spec.thread_id is not None and spec.link_method != "idea":
-            return
+        if spec.thread_id is not None and spec.link_method not in ("idea", "created"):
+            return  # a link from the author or by hand stays until changed by hand
         for method, ref in self._candidates(index):
             if isinstance(ref, BadThreadRef):
                 spec.problems.append(ProblemNote("bad-link", f"{spec.key}:{ref.url}", ref.reason))
@@ -284,8 +301,9 @@ class _Cycle:
                     "bad-link", f"{spec.key}:{ref.url}",
                     f"the discussion link {ref.url} names no thread that could be found"))
                 continue
-            if self._claim(index, topic, method):
+            if topic == spec.thread_id or self._claim(index, topic, method):
                 return
+            spec.link_refused = True
 
     def _candidates(self, index: int) -> list[tuple[str, ThreadRef | BadThreadRef]]:
         spec = self.specs[index]
@@ -303,7 +321,7 @@ class _Cycle:
         for thread in self.obs.threads.values():
             if thread.category_id != self.settings.ideas_category_id or not thread.posts:
                 continue
-            if _opened_by_service(thread):
+            if _opened_by_service(thread, self.obs.own_accounts):
                 continue  # our own thread for a PR: linked through its CreateThread key
             if any(spec.introducing_pr in pull_numbers_in(p.raw, self.settings.repo)
                    for p in thread.posts):
@@ -318,13 +336,17 @@ class _Cycle:
                       None)
         if holder is not None:
             other = self.specs[holder]
-            if other.introducing_pr is not None or other.path is not None:
+            if other.stage is Stage.WITHDRAWN and other.introducing_pr is not None:
+                other.thread_id, other.link_method = None, None  # a new attempt takes over
+                self._touch(holder)
+            elif other.introducing_pr is not None or other.path is not None:
                 spec.problems.append(ProblemNote(
                     "second-claimant", f"topic-{topic}:{spec.key}",
                     f"{spec.key} links thread {topic}, which is already the viability thread "
                     f"of {other.key}; not linked"))
                 return False
-            self._absorb(index, holder)
+            else:
+                self._absorb(index, holder)
         spec.thread_id, spec.link_method = topic, method
         return True
 
@@ -358,6 +380,8 @@ class _Cycle:
         before = self.stored.pulls.get(pull.number)
         if self.specs[index].introducing_pr != pull.number:
             return
+        if self.specs[index].key in self.fresh:
+            before = None  # first tracked as a SPEC now: its state so far is its history
         state = _pull_state(pull)
         source, url = f"pr-{pull.number}", pull.html_url or self.settings.pull_url(pull.number)
         if before is None:
@@ -435,10 +459,18 @@ class _Cycle:
                 f"the viability thread {seen.id} of {spec.key} was deleted; the SPEC is unlinked"))
             spec.thread_id, spec.link_method = None, None
 
+    def _committee_unknown(self, index: int, signal: Signal) -> bool:
+        """A change only the committee may make, while the committee list is unreadable."""
+        members = self.obs.committee.github if signal.side == "github" else \
+            self.obs.committee.forum
+        return members is None and self._authority(index, signal) == _UNREADABLE
+
     def _authority(self, index: int, signal: Signal) -> str | None:
         """None when `signal` may change the stage; else why not."""
         if signal.kind in ("opened", "front_matter"):
             return None
+        if self.specs[index].key in self.fresh and signal.at < self.quiet_before:
+            return None  # history from before the service watched: taken as it is
         members = self.obs.committee.github if signal.side == "github" else \
             self.obs.committee.forum
         if signal.kind in ("closed", "reopened"):
@@ -446,7 +478,7 @@ class _Cycle:
             if seen is not None and signal.actor == seen.pull.author:
                 return None
         if members is None:
-            return f"the committee on {_side_name(signal.side)} could not be read"
+            return _UNREADABLE
         if signal.actor.lower() in {m.lower() for m in members}:  # both sites ignore case
             return None
         who = f"@{signal.actor}" if signal.actor else "an unknown account"
@@ -459,6 +491,14 @@ class _Cycle:
         for signal in signals:
             if signal.to_stage == spec.stage and signal.kind != "opened":
                 continue
+            if self._committee_unknown(index, signal):
+                self.deferred.add(index)
+                spec.problems.append(ProblemNote(
+                    "authority-unknown", f"{spec.key}:committee",
+                    f"the committee on {_side_name(signal.side)} could not be read, so "
+                    f"{signal.kind} {signal.to_stage.value} by @{signal.actor} waits for the "
+                    "next cycle"))
+                continue
             refusal = self._authority(index, signal)
             if refusal is None:
                 valid.append(signal)
@@ -469,6 +509,8 @@ class _Cycle:
                 "ignored-change", f"{spec.key}:{signal.source}:{signal.at.isoformat()}",
                 f"{signal.kind} {signal.to_stage.value} on {_side_name(signal.side)} ignored: "
                 f"{refusal}; the stage stays {spec.stage.value}"))
+        if index in self.deferred:
+            return  # nothing moves, nothing is restored, nothing is remembered as seen
         if not valid:
             if spec.key in self.fresh:
                 spec.changes.append(StageChange(None, spec.stage, "", "github", self.obs.now,
@@ -529,12 +571,12 @@ class _Cycle:
                           texts.pr_opened_comment(self.settings.thread_url(spec.thread_id, slug),
                                                   title))
             return
-        if pull.number in self.stored.manual_links:
-            return  # unlinked by hand: no thread is opened for it
+        if pull.number in self.stored.manual_links or spec.link_refused:
+            return  # unlinked by hand, or its link was refused (reported): no new thread
         key = f"{NEW_THREAD_KEY}{pull.number}"
         tag = self.settings.tag(spec.stage)
         spec.effects.append(CreateThread(
-            key, pull.title[:250] or f"SPEC proposal #{pull.number}",
+            key, f"SPEC proposal #{pull.number}: {pull.title}"[:250],
             texts.new_thread_body(url, pull.number, pull.title, pull.author, pull.body),
             self.settings.ideas_category_id, (tag,) if tag else ()))
         spec.link_from, spec.link_method = key, "created"
@@ -557,6 +599,8 @@ class _Cycle:
 
     def _converge_markers(self, index: int) -> None:
         spec = self.specs[index]
+        if index in self.deferred:
+            return
         stamp = self.obs.now.strftime("%Y%m%dT%H%M%S")
         pr = spec.introducing_pr
         if pr is not None:
@@ -587,8 +631,8 @@ class _Cycle:
                 accepted = self.settings.accepted_category_id
                 if accepted and spec.stage != Stage.IDEA and spec.stage != Stage.WITHDRAWN \
                         and category == self.settings.ideas_category_id:
-                    spec.effects.insert(0, MoveThread(f"move:topic-{topic}:{accepted}", topic,
-                                                      accepted))
+                    spec.effects.insert(0, MoveThread(f"move:topic-{topic}:{accepted}:{stamp}",
+                                                      topic, accepted))
                     category = accepted
                 self.result.threads[topic] = replace(current_thread, tags=tags,
                                                      category_id=category)
@@ -619,12 +663,17 @@ class _Cycle:
         return self.stored.threads.get(topic)
 
     def _remember_observed(self) -> None:
+        waiting = [self.specs[i] for i in self.deferred]
+        skip_pulls = {s.introducing_pr for s in waiting}
+        skip_threads = {s.thread_id for s in waiting}
         for number, seen in self.obs.pulls.items():
+            if number in skip_pulls:
+                continue
             self.result.pulls.setdefault(number, PullState(
                 number, _pull_state(seen.pull), seen.pull.labels,
                 updated_at=seen.pull.updated_at))
         for topic, seen in self.obs.threads.items():
-            if not seen.deleted:
+            if not seen.deleted and topic not in skip_threads:
                 self.result.threads.setdefault(topic, ThreadState(
                     seen.id, seen.tags, seen.category_id, seen.slug, seen.title,
                     seen.last_posted_at))
@@ -698,9 +747,13 @@ def _revision_adding(thread: ThreadObservation, tag: str):
     return None
 
 
-def _opened_by_service(thread: ThreadObservation) -> bool:
+def _opened_by_service(thread: ThreadObservation, own_accounts: frozenset[str]) -> bool:
     """A thread the service opened for a PR without one (its first post carries the key)."""
-    return bool(thread.posts) and f"{MARKER_PREFIX}{NEW_THREAD_KEY}" in thread.posts[0].raw
+    if not thread.posts:
+        return False
+    first = thread.posts[0]
+    return first.username.lower() in {a.lower() for a in own_accounts} and \
+        f"{MARKER_PREFIX}{NEW_THREAD_KEY}" in first.raw
 
 
 def _is_category_definition(title: str) -> bool:

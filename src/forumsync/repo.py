@@ -586,10 +586,13 @@ class RepoClient:
 
     def find_comment_containing(self, number: int, text: str) -> int | None:
         """GET /repos/{o}/{r}/issues/{n}/comments until a comment contains `text` (the
-        service's hidden marker): checked before writing, so a rerun never posts twice."""
+        service's hidden marker) written by the token's own account (when GET /user tells
+        which): checked before writing, so a rerun never posts twice."""
+        own = self.own_login()
         with self._guard("search comments", self._issue(number)):
             for raw in self._items(f"/issues/{number}/comments"):
-                if text in (raw.get("body") or ""):
+                author = ((raw.get("user") or {}).get("login") or "").lower()
+                if text in (raw.get("body") or "") and (own is None or author == own.lower()):
                     return int(raw["id"])
         return None
 

@@ -8,7 +8,7 @@ import re
 _TAG = re.compile(r"<[^>]*>")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 # @name and @org/team, not inside an e-mail address or a word.
-_MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9][\w.-]*)")
+_MENTION = re.compile(r"(?<![\w`])@(?=[\w][\w.-]*)")
 
 
 def neutralise_mentions(text: str) -> str:
@@ -17,7 +17,9 @@ def neutralise_mentions(text: str) -> str:
 
 
 def strip_html(text: str) -> str:
-    return html.unescape(_TAG.sub("", _COMMENT.sub("", text)))
+    """Entities are decoded first, so an escaped `&lt;img …&gt;` cannot come back as a tag."""
+    decoded = html.unescape(text)
+    return _TAG.sub("", _COMMENT.sub("", decoded)).replace("<", "\u2039").replace(">", "\u203a")
 
 
 def safe_copy(text: str, limit: int = 300) -> str:

@@ -108,9 +108,6 @@ def save_spec(session: Session, plan: SpecPlan, now: datetime) -> Spec:
     session.flush()
     plan.spec_id = spec.id
     _save_link(session, spec, plan, now)
-    for number in plan.pulls:
-        session.execute(update(PullRequest).where(PullRequest.number == number)
-                        .values(spec_id=spec.id))
     for change in plan.changes:
         session.add(StageEvent(
             spec_id=spec.id, from_stage=change.from_stage.value if change.from_stage else None,
@@ -150,9 +147,11 @@ def _merge_into(session: Session, old_id: int, new_id: int | None) -> None:
     session.flush()
 
 
-def save_pull(session: Session, state: PullState) -> None:
+def save_pull(session: Session, state: PullState, spec_id: int | None = None) -> None:
+    """Remember a PR as last seen (labels after the service's own changes) and its SPEC."""
     row = session.get(PullRequest, state.number) or PullRequest(number=state.number)
     row.state, row.labels = state.state, list(state.labels)
+    row.spec_id = spec_id or row.spec_id
     row.updated_at = state.updated_at or row.updated_at
     session.add(row)
 

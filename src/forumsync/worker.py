@@ -16,9 +16,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from forumsync import worker_lock
 from forumsync.config import Config
 from forumsync.timeutil import utcnow
+from forumsync.worker_lock import Lease, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -27,32 +27,29 @@ class WorkerBusy(Exception):
     """Another worker holds the database lease."""
 
 
-def lease_ttl(config: Config) -> timedelta:
-    """A lease outlives three missed cycles before another worker may take it over."""
-    return timedelta(minutes=3 * config.schedule.sync_every_minutes)
+def lease_for(config: Config, sessions: sessionmaker[Session]) -> Lease:
+    """A lease outlives three missed cycles before another process may take it over."""
+    return Lease(sessions, timedelta(minutes=3 * config.schedule.sync_every_minutes))
 
 
-def run_worker(config: Config, sessions: sessionmaker[Session], sync_once: Callable[[], None],
+def run_worker(lease: Lease, config: Config, sync_once: Callable[[], None],
                digest_once: Callable[[], None], scheduler: BlockingScheduler | None = None,
                ) -> None:
     """Run `sync_once` every `schedule.sync_every_minutes` and `digest_once` on
     `schedule.digest_cron` until SIGTERM or SIGINT. The digest also runs once at start: a
     period missed while the worker was down is sent then (sending is once per period)."""
-    owner = worker_lock.owner_id()
-    ttl = lease_ttl(config)
-    if not worker_lock.acquire(sessions, owner, utcnow(), ttl):
-        raise WorkerBusy(f"another forumsync worker ({worker_lock.holder(sessions)}) is "
-                         "running on this database")
+    if not lease.acquire():
+        raise WorkerBusy(f"another forumsync ({lease.holder()}) is running on this database")
     scheduler = scheduler or BlockingScheduler(timezone="UTC")
 
     def guarded(work: Callable[[], None]) -> Callable[[], None]:
         def job() -> None:
-            if not worker_lock.acquire(sessions, owner, utcnow(), ttl):
-                log.error("lost the worker lease to %s; stopping", worker_lock.holder(sessions))
-                scheduler.shutdown(wait=False)
-                return
             try:
+                lease.renew()
                 work()
+            except LeaseLost as exc:
+                log.error("%s; stopping", exc)
+                scheduler.shutdown(wait=False)
             except Exception:  # the worker outlives one bad run; the next one retries
                 log.exception("%s failed", getattr(work, "__name__", "job"))
 
@@ -77,4 +74,4 @@ def run_worker(config: Config, sessions: sessionmaker[Session], sync_once: Calla
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        worker_lock.release(sessions, owner)
+        lease.release()

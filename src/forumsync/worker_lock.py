@@ -1,8 +1,9 @@
-"""One worker per database: a lease row taken by compare-and-swap, refreshed every cycle.
+"""One writer per database: a lease row taken by compare-and-swap and renewed as work goes on.
 
 Works on any SQLAlchemy database (no file locks, no advisory locks): the row's primary key
 makes the first insert win, and a stale lease (its holder died) is taken over only by the
-one process whose update still sees the old heartbeat.
+one process whose update still sees the old heartbeat. `forumsync run` and `forumsync sync`
+both hold it, so two cycles never write at once.
 """
 
 from __future__ import annotations
@@ -16,44 +17,60 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forumsync.models import Cursor
-from forumsync.timeutil import aware
+from forumsync.timeutil import aware, utcnow
 
 LOCK_NAME = "worker-lock"
+
+
+class LeaseLost(Exception):
+    """Another process holds the lease: this one must stop writing."""
 
 
 def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def acquire(sessions: sessionmaker[Session], owner: str, now: datetime, ttl: timedelta) -> bool:
-    """Take or refresh the lease; False when another live worker holds it."""
-    with sessions() as session:
-        row = session.get(Cursor, LOCK_NAME)
-        if row is None:
-            session.add(Cursor(name=LOCK_NAME, value=owner, updated_at=now))
-            try:
-                session.commit()
-                return True
-            except IntegrityError:
+class Lease:
+    def __init__(self, sessions: sessionmaker[Session], ttl: timedelta,
+                 owner: str | None = None) -> None:
+        self.sessions = sessions
+        self.ttl = ttl
+        self.owner = owner or owner_id()
+
+    def acquire(self, now: datetime | None = None) -> bool:
+        """Take or renew the lease; False when another live process holds it."""
+        now = now or utcnow()
+        with self.sessions() as session:
+            row = session.get(Cursor, LOCK_NAME)
+            if row is None:
+                session.add(Cursor(name=LOCK_NAME, value=self.owner, updated_at=now))
+                try:
+                    session.commit()
+                    return True
+                except IntegrityError:
+                    return False
+            if row.value != self.owner and aware(row.updated_at) > now - self.ttl:
                 return False
-        if row.value != owner and aware(row.updated_at) > now - ttl:
-            return False
-        taken = session.execute(
-            update(Cursor)
-            .where(Cursor.name == LOCK_NAME, Cursor.value == row.value,
-                   Cursor.updated_at == row.updated_at)
-            .values(value=owner, updated_at=now)
-        )
-        session.commit()
-        return taken.rowcount == 1
+            taken = session.execute(
+                update(Cursor)
+                .where(Cursor.name == LOCK_NAME, Cursor.value == row.value,
+                       Cursor.updated_at == row.updated_at)
+                .values(value=self.owner, updated_at=now)
+            )
+            session.commit()
+            return taken.rowcount == 1
 
+    def renew(self) -> None:
+        """Called as work goes on; raises LeaseLost if another process took over."""
+        if not self.acquire():
+            raise LeaseLost(f"the database lease is now held by {self.holder()}")
 
-def release(sessions: sessionmaker[Session], owner: str) -> None:
-    with sessions.begin() as session:
-        session.execute(delete(Cursor).where(Cursor.name == LOCK_NAME, Cursor.value == owner))
+    def release(self) -> None:
+        with self.sessions.begin() as session:
+            session.execute(delete(Cursor).where(Cursor.name == LOCK_NAME,
+                                                 Cursor.value == self.owner))
 
-
-def holder(sessions: sessionmaker[Session]) -> str | None:
-    with sessions() as session:
-        row = session.get(Cursor, LOCK_NAME)
-        return row.value if row else None
+    def holder(self) -> str | None:
+        with self.sessions() as session:
+            row = session.get(Cursor, LOCK_NAME)
+            return row.value if row else None
