@@ -259,3 +259,21 @@ def test_a_malformed_spec_file_is_reported_and_the_others_still_sync(world: Worl
     world.box.reset_counts()
     assert world.sync().problems == []  # reported once, not re-read while unchanged
     assert world.box.request_total() <= 6
+
+
+def test_rate_limit_stops_reading_and_the_rest_waits(world: World) -> None:
+    import time
+
+    prs = [world.open_spec_pr(world.idea(f"idea number {n} for rate limits"), 10 + n)
+           for n in range(4)]
+    reset = str(int(time.time()) + 3600)
+    world.github.inject(Fault(match=r"GET /repos/.*/pulls/\d+/files", status=403, times=1000,
+                              body={"message": "API rate limit exceeded"},
+                              headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}))
+    world.box.reset_counts()
+    report = world.sync()
+    assert not report.ok and any("rate limited" in f for f in report.failures)
+    assert len([r for r in world.github.log if r[1].endswith("/files")]) == 1  # then stops
+    world.github.faults.clear()
+    assert world.sync().ok
+    assert all("spec-draft" in world.github.labels_on(pr) for pr in prs)

@@ -196,16 +196,24 @@ class _Observer:
             since - CURSOR_OVERLAP if since else None, self.cursors.pulls_etag)
         self.cursors.read_pulls_etag = etag
         seen: dict[int, PullObservation] = {}
+        limited = False
         for pull in listed:
             self.cursors.read_pulls[pull.number] = pull.updated_at
             before = self.stored.pulls.get(pull.number)
             if before is not None and before.updated_at == pull.updated_at:
                 continue  # read again only because of the cursor's overlap: unchanged
+            if limited:  # out of requests: the rest waits for the next cycle
+                self.failed_pulls.add(pull.number)
+                continue
             try:
                 seen[pull.number] = self._pull_details(pull)
             except ServiceError as exc:
                 self.failures.append(str(exc))
                 self.failed_pulls.add(pull.number)
+                limited = exc.rate_limited
+        if limited:
+            self.failures.append(f"github: rate limited; {len(self.failed_pulls)} pull requests "
+                                 "wait for the next cycle")
         return seen
 
     def _pull_details(self, pull: PullRecord) -> PullObservation:

@@ -28,6 +28,11 @@ class ServiceError(Exception):
         self.transient = transient
         super().__init__(f"{service}: {operation} {item} failed: {detail}")
 
+    @property
+    def rate_limited(self) -> bool:
+        """Out of requests for now: further calls this cycle would fail the same way."""
+        return self.transient and self.status in (403, 429)
+
 
 class NotFound(ServiceError):
     """The item does not exist (404), or is not visible with these credentials."""
