@@ -277,3 +277,83 @@ def test_rate_limit_stops_reading_and_the_rest_waits(world: World) -> None:
     world.github.faults.clear()
     assert world.sync().ok
     assert all("spec-draft" in world.github.labels_on(pr) for pr in prs)
+
+
+def test_renumbered_before_merge_follows_the_new_number(world: World) -> None:
+    pr = world.open_spec_pr(world.idea(), 10)
+    world.sync()
+    world.github.push_to_pull("ada", pr, {"spec-0010/index.md": None,
+                                          "spec-0012/index.md": spec_text(12, "Deprecations")})
+    world.sync()
+    assert world.status()[pr].number == 12
+
+
+def test_link_by_hand_and_by_slug(world: World, tmp_path: Path) -> None:
+    from forumsync.manual_links import link_by_hand
+
+    right = world.idea("the real discussion of typing")
+    wrong = world.idea("an unrelated idea about logos")
+    slug_only = f"{world.forum.base_url}/t/{world.forum.topics[wrong].slug}"
+    pr = world.github.open_pull("ada", "SPEC 10: Typing", f"Discussion: {slug_only}",
+                                {"spec-0010/index.md": spec_text(10, "Typing")})
+    world.sync()
+    assert world.status()[pr].thread == wrong  # resolved by its slug
+    with world.sessions.begin() as session:
+        link_by_hand(session, pr, right)
+    world.sync()
+    assert world.status()[pr].thread == right
+    assert world.tags(right) == ("spec-draft",)
+
+
+def test_old_spec_on_main_links_by_front_matter(world: World) -> None:
+    topic = world.idea("SPEC 1 discussion from long ago")
+    text = spec_text(1, "Old", draft=False).replace(
+        "endorsed-by:", f"discussion: {world.thread_url(topic)}\nendorsed-by:")
+    world.github.set_file("spec-0001/index.md", text)
+    world.sync()
+    [row] = [r for r in world.status().values() if r.number == 1]
+    assert (row.stage, row.thread) == ("published", topic)
+    assert world.tags(topic) == ("spec-published",)
+    assert world.replies(topic) == []  # nothing to announce: it is history
+
+
+def test_accepted_threads_move_to_the_accepted_category(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    with Sandbox() as box:
+        world = World(box, tmp_path / "move.db")
+        world.config = replace(world.config, discourse=replace(world.config.discourse,
+                                                               accepted_category_id=15))
+        topic = world.idea()
+        world.sync()
+        world.forum.retag("chair", topic, ["spec-accepted"])
+        world.sync()
+        assert world.forum.topics[topic].category_id == 15
+        world.sync()
+        assert world.status()[None].stage == "accepted"  # still tracked after the move
+
+
+def test_both_sides_changed_in_one_cycle(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.github.add_label("chair", pr, "spec-published")
+    world.box.clock.advance(minutes=1)
+    world.forum.retag("chair", topic, ["spec-withdrawn"])  # the later change
+    report = world.sync()
+    assert world.status()[pr].stage == "withdrawn"
+    assert any("conflict" in line for line in report.changes)
+    assert "spec-withdrawn" in world.github.labels_on(pr)
+    assert "spec-published" not in world.github.labels_on(pr)
+
+
+def test_copied_text_pings_nobody(world: World) -> None:
+    topic = world.idea()
+    pr = world.github.open_pull(
+        "ada", "SPEC 10: cc @numpy/steering-council <script>x</script>",
+        f"Discussion: {world.thread_url(topic)}",
+        {"spec-0010/index.md": spec_text(10, "Pings")})
+    world.sync()
+    [reply] = world.replies(topic)
+    assert f"pull/{pr}" in reply
+    assert "@numpy" not in reply and "<script>" not in reply

@@ -108,8 +108,8 @@ def test_placeholder_and_off_forum_links_link_nothing_and_are_reported() -> None
 def test_front_matter_discussion_links_an_old_spec_on_main() -> None:
     doc = spec_doc("spec-0001/index.md", 1, draft=False, discussion=f"{FORUM}/t/spec-1/15")
     spec = only(plan_cycle(observe(docs=[doc]), StoredState(), SETTINGS))
-    assert (spec.stage, spec.thread_id, spec.link_method) == (Stage.PUBLISHED, None, None)
-    # an older SPEC's front matter link applies once the SPEC has its introducing PR
+    assert (spec.stage, spec.thread_id, spec.link_method) == (Stage.PUBLISHED, 15, "front_matter")
+    # with its introducing PR known, the same SPEC is one record with both
     intro = seen_pull(pull(3, state="closed", merged=True, created=ago(days=900)),
                       files=("spec-0001/index.md",), doc=doc)
     plan = plan_cycle(observe(pulls=[intro], docs=[doc]), StoredState(), SETTINGS)

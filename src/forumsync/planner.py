@@ -279,10 +279,10 @@ class _Cycle:
     def _link(self, index: int) -> None:
         spec = self.specs[index]
         pr = spec.introducing_pr
-        if pr is None:
-            return
+        if spec.link_method == "idea" and pr is None:
+            return  # an idea is its own thread
         manual = self.stored.manual_links
-        if pr in manual:
+        if pr is not None and pr in manual:
             topic = manual[pr]
             if topic is None:
                 spec.thread_id, spec.link_method = None, None
@@ -357,7 +357,7 @@ class _Cycle:
             spec.spec_id, idea.spec_id = idea.spec_id, None
         elif idea.spec_id is not None:
             spec.absorbs += (idea.spec_id,)
-        if spec.key in self.fresh:
+        if spec.key in self.fresh and spec.path is None:  # a new PR: it moves on from the idea
             spec.stage = idea.stage
             self.fresh.discard(spec.key)
         spec.changes[:0] = idea.changes
