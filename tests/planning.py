@@ -84,7 +84,9 @@ def retag(post_id: int, before: tuple[str, ...], after: tuple[str, ...], who: st
 
 
 def observe(*, pulls=(), threads=(), docs=(), committee=COMMITTEE, slugs=None,
-            core=frozenset({"numpy", "scipy", "matplotlib"})) -> Observation:
+            core=frozenset({"numpy", "scipy", "matplotlib"}),
+            own=frozenset({"forumsync", "forumsync-bot"})) -> Observation:
     return Observation(now=NOW, pulls={p.pull.number: p for p in pulls},
                        threads={t.id: t for t in threads}, main_docs={d.path: d for d in docs},
-                       core_projects=core, committee=committee, slugs=slugs or {})
+                       core_projects=core, committee=committee, slugs=slugs or {},
+                       own_accounts=own)

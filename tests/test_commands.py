@@ -88,7 +88,9 @@ def test_sync_applies_and_exits_1_when_an_item_fails(world: World, tmp_path: Pat
 def _broken_events(pr: int):
     from forumsync.sandbox import Fault
 
-    return Fault(match=rf"GET /repos/.*/issues/{pr}/events", status=500, times=1000)
+    """A refusal GitHub does not retry (a 5xx would be retried with real waits here)."""
+    return Fault(match=rf"GET /repos/.*/issues/{pr}/events", status=422, times=1000,
+                 body={"message": "Validation Failed"})
 
 
 def test_run_syncs_then_stops_cleanly_on_sigterm(world: World, tmp_path: Path) -> None:

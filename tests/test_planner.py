@@ -17,7 +17,6 @@ from forumsync.stages import Stage
 from forumsync.state import PullState, SpecState, StoredState, ThreadState
 from tests.planning import (
     FORUM,
-    NOW,
     REPO,
     SETTINGS,
     ago,
@@ -287,6 +286,19 @@ def test_non_committee_label_is_ignored_and_restored() -> None:
     assert not any(isinstance(e, ReplyOnThread | CommentOnPull) for e in spec.effects)
 
 
+def test_service_own_label_read_back_after_a_crash_is_not_a_change() -> None:
+    """The service labelled published, then died before remembering it: its own label event
+    (forumsync-bot is even on the committee team here) must not count as a change."""
+    ours = seen_pull(pull(12, labels=("spec-draft", "spec-published")),
+                     events=(event("labeled", "forumsync-bot", "spec-published"),))
+    spec = only(plan_cycle(observe(pulls=[ours]), _draft_state(), SETTINGS))
+    assert spec.stage is Stage.DRAFT and spec.changes == []
+    tagged = thread(40, tags=("spec-published",),
+                    revisions=(retag(4000, ("spec-draft",), ("spec-published",), "ForumSync"),))
+    spec = only(plan_cycle(observe(threads=[tagged]), _draft_state(), SETTINGS))
+    assert spec.stage is Stage.DRAFT and spec.changes == []
+
+
 def test_service_own_changes_are_not_read_back() -> None:
     again = seen_pull(pull(12, labels=("spec-draft",)))
     plan = plan_cycle(observe(pulls=[again], threads=[thread(40, tags=("spec-draft",))]),
@@ -429,8 +441,6 @@ def test_posts_copied_across_cannot_ping() -> None:
     assert "@\u200dnumpy/core-devs" in body
 
 
-def test_plan_time_is_the_observation_time() -> None:
-    assert observe().now == NOW
 
 
 # --- edges found in review -------------------------------------------------------------------
