@@ -26,14 +26,9 @@ from forumsync.demo import spec_text
 from forumsync.models import Cursor, PullRequest, Thread
 from forumsync.sandbox import Sandbox
 
-COMMITTEE = "spec-steering-committee"
-
 
 def seed(box: Sandbox, specs: int) -> list[tuple[int, int]]:
-    box.discourse.add_user("ada")
-    box.discourse.add_user("chair", groups=[COMMITTEE])
-    box.github.add_user("ada")
-    box.github.add_team_member(COMMITTEE, "chair")
+    box.populate()
     pairs = []
     for n in range(specs):
         topic, _ = box.discourse.create_topic("ada", f"SPEC idea number {n}", "An idea.", 9)

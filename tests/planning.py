@@ -21,7 +21,8 @@ REPO = "sci/specs"
 COMMITTEE = Committee(github=frozenset({"chair", "forumsync-bot"}), forum=frozenset({"chair"}))
 
 SETTINGS = PlanSettings(
-    forum_url=FORUM, repo=REPO, ideas_category_id=9, accepted_category_id=0,
+    forum_url=FORUM, repo=REPO, github_url="https://github.com", ideas_category_id=9,
+    accepted_category_id=0,
     stage_labels={s: f"spec-{s}" for s in ("accepted", "draft", "published", "endorsed",
                                             "withdrawn")},
     stage_tags={s: f"spec-{s}" for s in ("accepted", "draft", "published", "endorsed",

@@ -96,7 +96,7 @@ def test_published_short_of_endorsements_clashes_ignored_and_failing(sessions) -
                                 message=f"{kind} message", first_seen=NOW, last_seen=NOW))
     with sessions() as session:
         digest = collect(session, CONFIG, NOW)
-    assert [r.note for r in digest.short_of_endorsements] == ["endorsed by: numpy"]
+    assert [r.endorsed_by for r in digest.short_of_endorsements] == [("numpy",)]
     assert digest.number_clashes == ["number-clash message"]
     assert digest.failing == ["sync-failed message (3 cycles)"]
     assert "@mallory set endorsed on GitHub" in digest.ignored_changes[0]
@@ -120,7 +120,7 @@ def test_rendering_matches_the_reviewed_golden_file() -> None:
         short_of_endorsements=[DigestRow("SPEC 4 — Using and Creating Nightly Wheels",
                                          Stage.PUBLISHED, None,
                                          "https://github.com/scientific-python/specs/pull/201",
-                                         12, "", "endorsed by: numpy")],
+                                         12, "", ("numpy",))],
         number_clashes=["SPEC number 11 is claimed by open PRs #331, #334"],
         ignored_changes=["SPEC 10 — Deprecations: ignored — @mallory set published on GitHub "
                          "(@mallory is not on the committee on GitHub)"],

@@ -16,7 +16,6 @@ from forumsync.repo import RepoClient
 from forumsync.sandbox import Fault, Sandbox
 from forumsync.status import status_rows
 
-COMMITTEE = "spec-steering-committee"
 IDEAS = 9
 
 
@@ -33,12 +32,7 @@ class World:
         self.sleeps: list[float] = []  # retry waits, recorded instead of slept
         self.clients = Clients(ForumClient(self.config.discourse, sleep=self.sleeps.append),
                                RepoClient(self.config.github, sleep=self.sleeps.append))
-        for name in ("ada", "chair", "mallory"):
-            self.forum.add_user(name, groups=[COMMITTEE] if name == "chair" else [])
-            self.github.add_user(name)
-        self.github.add_team_member(COMMITTEE, "chair")
-        for project in ("numpy", "scipy", "matplotlib"):
-            self.github.set_file(f"core-projects/{project}.md", f"# {project}\n")
+        box.populate()
 
     def sync(self, clients: Clients | None = None) -> CycleReport:
         self.box.clock.advance(minutes=10)

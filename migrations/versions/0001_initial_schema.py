@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:13:52.765841
+Create Date: 2026-11-22 02:36:25.732951
 """
 
 import sqlalchemy as sa
@@ -71,7 +71,6 @@ def upgrade() -> None:
         sa.Column("category_id", sa.Integer(), nullable=True),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("last_posted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_threads")),
     )
     op.create_table(
@@ -127,10 +126,7 @@ def upgrade() -> None:
         "pull_requests",
         sa.Column("number", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("spec_id", sa.Integer(), nullable=True),
-        sa.Column("title", sa.String(length=300), nullable=False),
-        sa.Column("author", sa.String(length=100), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
-        sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("labels", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(

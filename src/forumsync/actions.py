@@ -95,6 +95,11 @@ class StageChange:
     outcome: str  # mirrored, ignored, conflict, initial
     reason: str = ""
 
+    def describe(self, spec_key: str) -> str:
+        before = self.from_stage.value if self.from_stage else "-"
+        by = f", by @{self.actor}" if self.actor else ""
+        return f"{spec_key}: {before} -> {self.to_stage.value} ({self.outcome}{by} on {self.side})"
+
 
 @dataclass(frozen=True)
 class ProblemNote:
@@ -134,6 +139,3 @@ class Plan:
     pulls: dict[int, PullState] = field(default_factory=dict)  # to remember after the writes
     threads: dict[int, ThreadState] = field(default_factory=dict)
     problems: list[ProblemNote] = field(default_factory=list)  # not tied to one SPEC
-
-    def effects(self) -> list[Effect]:
-        return [effect for spec in self.specs for effect in spec.effects]

@@ -20,7 +20,7 @@ def _fail_usage(message: str) -> NoReturn:
 
 
 class Context:
-    """Loads the configuration and the database lazily, once, for the command that needs them."""
+    """Loads the configuration lazily, once; opens (and migrates) the database on request."""
 
     def __init__(self, config_path: str | None) -> None:
         self._config_path = config_path
@@ -191,23 +191,18 @@ def _print_report(report, dry_run: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"dry_run": dry_run, **report.as_dict()}, indent=2))
         return
-    verb = "would" if dry_run else "did"
-    for line in report.actions:
-        click.echo(f"{verb}: {line}")
-    for line in report.changes:
-        click.echo(f"stage: {line}")
-    for line in report.problems:
-        click.echo(f"problem: {line}")
-    for line in report.failures:
-        click.echo(f"failed: {line}", err=True)
-    if not (report.actions or report.changes or report.problems or report.failures):
+    lines = report.lines("would" if dry_run else "did")
+    for line in lines:
+        click.echo(line, err=line.startswith("failed:"))
+    if not lines:
         click.echo("nothing to do")
 
 
 @cli.command()
 @pass_context
 def run(ctx: Context) -> None:
-    """The long-running worker: sync every interval; stops cleanly on SIGTERM/SIGINT."""
+    """The long-running worker: sync every interval, digest on its cron; stops cleanly on
+    SIGTERM/SIGINT."""
     import logging
 
     from forumsync.cycle import build_clients, run_cycle
@@ -223,10 +218,8 @@ def run(ctx: Context) -> None:
 
     def sync_once() -> None:
         report = run_cycle(config, sessions, clients, utcnow(), heartbeat=lease.renew)
-        for line in report.actions:
-            logging.info("did: %s", line)
-        for line in report.failures:
-            logging.warning("failed: %s", line)
+        for line in report.lines():
+            (logging.warning if line.startswith("failed:") else logging.info)("%s", line)
 
     def digest_once() -> None:
         from forumsync import digest

@@ -62,6 +62,14 @@ class GithubConfig:
     stage_labels: dict[str, str] = field(default_factory=lambda: _stage_names("spec-"))
     token: str | None = field(default=None, repr=False, metadata={"secret": GITHUB_TOKEN_ENV})
 
+    @property
+    def web_url(self) -> str:
+        """Where people see the repository: github.com, or a GitHub Enterprise host."""
+        base = self.api_url.rstrip("/")
+        if base == "https://api.github.com":
+            return "https://github.com"
+        return base.removesuffix("/api/v3")
+
 
 @dataclass(frozen=True)
 class SyncConfig:

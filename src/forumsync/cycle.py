@@ -54,24 +54,12 @@ def build_clients(config: Config) -> Clients:
     return Clients(ForumClient(config.discourse), RepoClient(config.github))
 
 
-def plan_settings(config: Config) -> PlanSettings:
-    return PlanSettings(
-        forum_url=config.discourse.url,
-        repo=config.github.repo,
-        ideas_category_id=config.discourse.ideas_category_id,
-        accepted_category_id=config.discourse.accepted_category_id,
-        stage_labels=dict(config.github.stage_labels),
-        stage_tags=dict(config.discourse.stage_tags),
-        announce_window_days=config.sync.announce_window_days,
-    )
-
-
 def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients, now: datetime,
               *, dry_run: bool = False, heartbeat: Callable[[], None] | None = None,
               ) -> CycleReport:
     """Observe, plan and apply once. A dry run writes nothing, remotely or in the database.
     `heartbeat` is called between SPECs (the lease's renew: it stops a cycle that lost it)."""
-    settings = plan_settings(config)
+    settings = PlanSettings.from_config(config)
     with sessions() as session:
         stored = store.load_state(session)
         cursors = _Cursors.load(session)
@@ -83,10 +71,7 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
     report.problems.extend(note.message for note in observer.problems)
     if dry_run:
         for spec in plan.specs:
-            report.actions.extend(effect.describe() for effect in spec.effects)
-            report.changes.extend(f"{spec.key}: -> {c.to_stage.value} ({c.outcome})"
-                                  for c in spec.changes)
-            report.problems.extend(p.message for p in spec.problems)
+            report.add_planned(spec)
         report.problems.extend(p.message for p in plan.problems)
         return report
     executor = Executor(sessions, clients.forum, clients.repo,

@@ -18,7 +18,6 @@ from forumsync.sandbox import Sandbox
 from forumsync.status import render_table, status_rows
 
 IDEAS = 9
-COMMITTEE = "spec-steering-committee"
 
 
 def spec_text(number: int, title: str, draft: bool = True) -> str:
@@ -40,29 +39,16 @@ def run_demo(echo: Callable[[str], None] = print, database: Path | None = None) 
         clients = build_clients(config)
         forum, github = box.discourse, box.github
         failures = 0
-        for name in ("ada", "grace", "chair", "mallory"):
-            forum.add_user(name, groups=[COMMITTEE] if name == "chair" else [])
-            github.add_user(name)
-        github.add_team_member(COMMITTEE, "chair")
-        for project in ("numpy", "scipy", "matplotlib"):
-            github.set_file(f"core-projects/{project}.md", f"# {project}\n")
+        box.populate()
 
         def step(title: str, story: str) -> None:
             nonlocal failures
             box.clock.advance(hours=2)
             echo(f"\n== {title}\n{story}")
             report = run_cycle(config, sessions, clients, box.clock.now())
-            for line in report.actions:
-                echo(f"   forumsync: {line}")
-            for line in report.changes:
-                echo(f"   stage:     {line}")
-            for line in report.problems:
-                echo(f"   noticed:   {line}")
-            for line in report.failures:
-                echo(f"   FAILED:    {line}")
+            for line in report.lines() or ["nothing to do"]:
+                echo(f"   {line}")
             failures += len(report.failures)
-            if not (report.actions or report.changes or report.problems):
-                echo("   forumsync: nothing to do")
 
         topic, _ = forum.create_topic(
             "ada", "SPEC idea: a common way to report deprecations",

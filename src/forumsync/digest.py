@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session, selectinload
 from forumsync.config import Config
 from forumsync.markers import marker, with_marker
 from forumsync.models import DigestSent, Problem, Spec, StageEvent
+from forumsync.planner import PlanSettings
 from forumsync.safetext import safe_copy
 from forumsync.stages import Stage
+from forumsync.texts import side_name
 from forumsync.timeutil import aware
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ class DigestRow:
     pr_url: str | None
     days: int | None
     last_actor: str = ""
-    note: str = ""
+    endorsed_by: tuple[str, ...] = ()
 
 
 @dataclass
@@ -88,18 +90,16 @@ def collect(session: Session, config: Config, now: datetime) -> Digest:
     digest = Digest(period=current_period(config.schedule.digest_cron, now))
     seen_events = session.scalar(select(func.max(DigestSent.last_event_id))) or 0
     specs = session.scalars(select(Spec).options(selectinload(Spec.link))).all()
+    settings = PlanSettings.from_config(config)
     names = {}
     for spec in specs:
         stage = Stage(spec.stage)
-        row = _row(spec, stage, config, now)
+        row = _row(spec, stage, settings, now)
         names[spec.id] = row.name
         if is_stalled(stage, spec.last_activity_at, now, config):
             digest.stalled.setdefault(stage, []).append(row)
-        if stage is Stage.PUBLISHED and len(spec.endorsed_by or ()) < 2:
-            endorsed = ", ".join(spec.endorsed_by or ()) or "none yet"
-            digest.short_of_endorsements.append(
-                DigestRow(row.name, stage, row.thread_url, row.pr_url, row.days,
-                          row.last_actor, f"endorsed by: {endorsed}"))
+        if stage is Stage.PUBLISHED and len(row.endorsed_by) < 2:
+            digest.short_of_endorsements.append(row)
     first_seen = dict(session.execute(
         select(StageEvent.spec_id, func.min(StageEvent.occurred_at)).group_by(StageEvent.spec_id)
     ).all())
@@ -108,7 +108,7 @@ def collect(session: Session, config: Config, now: datetime) -> Digest:
     for spec in ideas[:10]:
         waiting = (now - aware(first_seen.get(spec.id) or spec.created_at)).days
         digest.waiting_ideas.append(
-            DigestRow(names[spec.id], Stage.IDEA, _thread_url(spec, config), None, waiting,
+            DigestRow(names[spec.id], Stage.IDEA, _thread_url(spec, settings), None, waiting,
                       spec.last_actor or ""))
     for stage in digest.stalled:
         digest.stalled[stage].sort(key=lambda r: -(r.days or 0))
@@ -122,26 +122,23 @@ def collect(session: Session, config: Config, now: datetime) -> Digest:
     digest.last_event_id = session.scalar(select(func.max(StageEvent.id))) or 0
     for event in session.scalars(events.order_by(StageEvent.occurred_at)):
         who = f"@{event.actor}" if event.actor else "someone"
-        side = "GitHub" if event.side == "github" else "the forum"
         digest.ignored_changes.append(
             f"{names.get(event.spec_id, 'a SPEC')}: {event.outcome} — {who} set "
-            f"{event.to_stage} on {side} ({event.reason})")
+            f"{event.to_stage} on {side_name(event.side)} ({event.reason})")
     return digest
 
 
-def _row(spec: Spec, stage: Stage, config: Config, now: datetime) -> DigestRow:
+def _row(spec: Spec, stage: Stage, settings: PlanSettings, now: datetime) -> DigestRow:
     fallback = f"SPEC {spec.number}" if spec.number is not None else f"PR #{spec.introducing_pr}"
-    name = spec.title or fallback
-    pr_url = (f"https://github.com/{config.github.repo}/pull/{spec.introducing_pr}"
-              if spec.introducing_pr else None)
-    return DigestRow(name, stage, _thread_url(spec, config), pr_url,
-                     days_idle(spec.last_activity_at, now), spec.last_actor or "")
+    pr = spec.introducing_pr
+    return DigestRow(spec.title or fallback, stage, _thread_url(spec, settings),
+                     settings.pull_url(pr) if pr else None,
+                     days_idle(spec.last_activity_at, now), spec.last_actor or "",
+                     tuple(spec.endorsed_by or ()))
 
 
-def _thread_url(spec: Spec, config: Config) -> str | None:
-    if spec.link is None:
-        return None
-    return f"{config.discourse.url.rstrip('/')}/t/{spec.link.thread_id}"
+def _thread_url(spec: Spec, settings: PlanSettings) -> str | None:
+    return settings.thread_url(spec.link.thread_id) if spec.link else None
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -161,12 +158,12 @@ def render(digest: Digest) -> str:
     if digest.waiting_ideas:
         parts.append(_table("Ideas waiting longest for a committee decision",
                             ["idea", "thread", "waiting", "last active"],
-                            [[c for i, c in enumerate(_cells(r, f"{r.days} days")) if i != 2]
+                            [_cells(r, f"{r.days} days", with_pr=False)
                              for r in digest.waiting_ideas]))
     if digest.short_of_endorsements:
         parts.append(_table("Published, short of two Core Project endorsements",
                             ["SPEC", "thread", "PR", "endorsements", "last active"],
-                            [_cells(r, r.note.removeprefix("endorsed by: "))
+                            [_cells(r, ", ".join(r.endorsed_by) or "none yet")
                              for r in digest.short_of_endorsements]))
     for title, lines in (("SPEC numbers claimed twice", digest.number_clashes),
                          ("Stage changes ignored or in conflict", digest.ignored_changes),
@@ -177,13 +174,12 @@ def render(digest: Digest) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _cells(row: DigestRow, measure: str) -> list[str]:
-    return [safe_copy(row.name, 80),
-            f"[t/{row.thread_url.rsplit('/', 1)[-1]}]({row.thread_url})" if row.thread_url
-            else "—",
-            f"[#{row.pr_url.rsplit('/', 1)[-1]}]({row.pr_url})" if row.pr_url else "—",
-            measure,
-            safe_copy(f"@{row.last_actor}", 40) if row.last_actor else "—"]
+def _cells(row: DigestRow, measure: str, with_pr: bool = True) -> list[str]:
+    thread = f"[t/{row.thread_url.rsplit('/', 1)[-1]}]({row.thread_url})" if row.thread_url \
+        else "—"
+    pr = f"[#{row.pr_url.rsplit('/', 1)[-1]}]({row.pr_url})" if row.pr_url else "—"
+    who = safe_copy(f"@{row.last_actor}", 40) if row.last_actor else "—"
+    return [safe_copy(row.name, 80), thread, *([pr] if with_pr else []), measure, who]
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> str:

@@ -57,6 +57,22 @@ class CycleReport:
         return {"actions": self.actions, "changes": self.changes, "problems": self.problems,
                 "failures": self.failures}
 
+    def add_planned(self, spec: SpecPlan) -> None:
+        """What a SPEC's plan would do, for a dry run (a real run adds each write as made)."""
+        self.actions.extend(effect.describe() for effect in spec.effects)
+        self.add_outcome(spec)
+
+    def add_outcome(self, spec: SpecPlan) -> None:
+        self.changes.extend(change.describe(spec.key) for change in spec.changes)
+        self.problems.extend(problem.message for problem in spec.problems)
+
+    def lines(self, verb: str = "did") -> list[str]:
+        """The report as a person reads it, one line each."""
+        return ([f"{verb}: {line}" for line in self.actions]
+                + [f"stage: {line}" for line in self.changes]
+                + [f"problem: {line}" for line in self.problems]
+                + [f"failed: {line}" for line in self.failures])
+
 
 class Executor:
     def __init__(
@@ -87,9 +103,10 @@ class Executor:
                 self._apply_spec(spec, report)
             except ServiceError as exc:
                 report.failures.append(f"{spec.key}: {exc}")
-                failed_pulls.update({*spec.pulls, spec.introducing_pr or 0})
-                failed_threads.add(spec.thread_id or 0)
-                failed_paths.add(spec.path or "")
+                failed_pulls.update(spec.pulls)
+                failed_pulls.update([spec.introducing_pr] if spec.introducing_pr else [])
+                failed_threads.update([spec.thread_id] if spec.thread_id else [])
+                failed_paths.update([spec.path] if spec.path else [])
                 with self.sessions.begin() as session:
                     store.note_problem(session, ProblemNote(
                         "sync-failed", spec.key, f"sync of {spec.key} failed: {exc}"),
@@ -122,12 +139,7 @@ class Executor:
         with self.sessions.begin() as session:
             store.save_spec(session, spec, self.now)
             store.resolve_problem(session, "sync-failed", spec.key, self.now)
-        for change in spec.changes:
-            report.changes.append(
-                f"{spec.key}: {change.from_stage.value if change.from_stage else '-'} -> "
-                f"{change.to_stage.value} ({change.outcome}"
-                f"{', by @' + change.actor if change.actor else ''} on {change.side})")
-        report.problems.extend(p.message for p in spec.problems)
+        report.add_outcome(spec)
 
     def _perform(self, effect: Effect, spec_id: int | None, report: CycleReport) -> str | None:
         with self.sessions() as session:

@@ -30,6 +30,7 @@ class BadThreadRef:
 
     url: str
     reason: str
+    kind: str = "other"  # placeholder, off-forum, not-a-thread, empty
 
 
 def _host(url: str) -> str:
@@ -40,15 +41,16 @@ def parse_thread_url(url: str, forum_url: str) -> ThreadRef | BadThreadRef:
     """Classify one discussion URL against the forum at `forum_url`."""
     url = url.strip().rstrip(".,;:")
     if not url:
-        return BadThreadRef(url, "the discussion link is empty")
+        return BadThreadRef(url, "the discussion link is empty", "empty")
     if _host(url) != _host(forum_url):
-        return BadThreadRef(url, f"the discussion link {url} is not on the forum")
+        return BadThreadRef(url, f"the discussion link {url} is not on the forum", "off-forum")
     segments = [s for s in urlsplit(url).path.split("/") if s]
     if not segments or segments[0] != "t":
-        return BadThreadRef(url, f"the discussion link {url} is not a forum thread")
+        return BadThreadRef(url, f"the discussion link {url} is not a forum thread",
+                            "not-a-thread")
     rest = segments[1:]
     if not rest:
-        return BadThreadRef(url, f"the discussion link {url} is a placeholder")
+        return BadThreadRef(url, f"the discussion link {url} is a placeholder", "placeholder")
     if rest[0].isdigit():
         return ThreadRef(int(rest[0]), None, url)
     if len(rest) >= 2 and rest[1].isdigit():
@@ -65,7 +67,7 @@ def thread_refs_in(text: str, forum_url: str) -> list[ThreadRef | BadThreadRef]:
         if _host(url) != _host(forum_url):
             continue
         ref = parse_thread_url(url, forum_url)
-        if isinstance(ref, ThreadRef) or "placeholder" in ref.reason:
+        if isinstance(ref, ThreadRef) or ref.kind == "placeholder":
             found.append(ref)
     return found
 

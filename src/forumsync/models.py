@@ -66,7 +66,6 @@ class Thread(Base):
     category_id: Mapped[int | None] = mapped_column(Integer)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    deleted: Mapped[bool] = mapped_column(default=False)
 
 
 class PullRequest(Base):
@@ -76,11 +75,7 @@ class PullRequest(Base):
 
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id"), index=True)
-    title: Mapped[str] = mapped_column(String(300), default="")
-    author: Mapped[str] = mapped_column(String(100), default="")
     state: Mapped[str] = mapped_column(String(10))  # open, closed, merged
-    # introduce, publish, endorse, edit
-    role: Mapped[str] = mapped_column(String(20), default="edit")
     labels: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -95,7 +90,8 @@ class Link(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     spec_id: Mapped[int] = mapped_column(ForeignKey("specs.id", ondelete="CASCADE"), unique=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), unique=True)
-    method: Mapped[str] = mapped_column(String(20))  # manual, pr_body, front_matter, thread_post
+    # idea (an Ideas thread is its own), manual, pr_body, front_matter, thread_post, created
+    method: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     spec: Mapped[Spec] = relationship(back_populates="link")
@@ -135,7 +131,7 @@ class Effect(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[str] = mapped_column(String(20))  # reply, topic, comment, label, tag, category, pm
+    kind: Mapped[str] = mapped_column(String(20))  # reply, topic, comment, label, tag, category
     target: Mapped[str] = mapped_column(String(200))
     remote_id: Mapped[str | None] = mapped_column(String(100))
     spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id", ondelete="SET NULL"))

@@ -23,6 +23,7 @@ from forumsync.actions import (
     SpecPlan,
     StageChange,
 )
+from forumsync.config import Config
 from forumsync.links import (
     BadThreadRef,
     ThreadRef,
@@ -48,11 +49,25 @@ NEW_THREAD_KEY = "newthread:pr-"
 class PlanSettings:
     forum_url: str
     repo: str
+    github_url: str  # the web address: github.com or a GitHub Enterprise host
     ideas_category_id: int
     accepted_category_id: int
     stage_labels: dict[str, str]
     stage_tags: dict[str, str]
     announce_window_days: int = 7
+
+    @classmethod
+    def from_config(cls, config: Config) -> PlanSettings:
+        return cls(
+            forum_url=config.discourse.url,
+            repo=config.github.repo,
+            github_url=config.github.web_url,
+            ideas_category_id=config.discourse.ideas_category_id,
+            accepted_category_id=config.discourse.accepted_category_id,
+            stage_labels=dict(config.github.stage_labels),
+            stage_tags=dict(config.discourse.stage_tags),
+            announce_window_days=config.sync.announce_window_days,
+        )
 
     def label(self, stage: Stage) -> str | None:
         return self.stage_labels.get(stage.value)
@@ -64,7 +79,7 @@ class PlanSettings:
         return f"{self.forum_url.rstrip('/')}/t/{slug or 'topic'}/{topic_id}"
 
     def pull_url(self, number: int) -> str:
-        return f"https://github.com/{self.repo}/pull/{number}"
+        return f"{self.github_url}/{self.repo}/pull/{number}"
 
 
 @dataclass(frozen=True)
@@ -87,11 +102,13 @@ def plan_cycle(obs: Observation, stored: StoredState, settings: PlanSettings) ->
 
 def stage_of_document(doc: SpecDocument, core_projects: frozenset[str]) -> Stage:
     """The stage a SPEC file on the default branch says: draft, published or endorsed."""
-    if doc.is_draft:
+    return _file_stage(doc.is_draft, endorsements(doc, core_projects))
+
+
+def _file_stage(is_draft: bool, core_endorsements: tuple[str, ...]) -> Stage:
+    if is_draft:
         return Stage.DRAFT
-    if len(endorsements(doc, core_projects)) >= 2:
-        return Stage.ENDORSED
-    return Stage.PUBLISHED
+    return Stage.ENDORSED if len(core_endorsements) >= 2 else Stage.PUBLISHED
 
 
 def endorsements(doc: SpecDocument, core_projects: frozenset[str]) -> tuple[str, ...]:
@@ -239,9 +256,7 @@ class _Cycle:
             self._announce(index, at, f"endorsed:{doc.path}:{project}",
                            texts.endorsed_note(name, project, count, url if merged else None))
         new_stage = stage_of_document(doc, self.obs.core_projects)
-        if new_stage != stage_of_document(
-            SpecDocument(doc.path, doc.number, doc.title, is_draft=bool(before_draft),
-                         endorsed_by=before_endorsed), self.obs.core_projects):
+        if new_stage != _file_stage(bool(before_draft), before_endorsed):
             self._signal(index, Signal(new_stage, actor, "github", at, "front_matter",
                                        doc.path, url))
 
@@ -390,20 +405,18 @@ class _Cycle:
                                            "opened", source, url))
             elif state == "closed":
                 at = pull.closed_at or pull.updated_at
-                self._signal(index, Signal(Stage.WITHDRAWN, self._closer(seen) or pull.author,
+                self._signal(index, Signal(Stage.WITHDRAWN,
+                                           _last_actor(seen, "closed") or pull.author,
                                            "github", at, "closed", source, url))
             return
         if before.state == "open" and state == "closed":
             at = pull.closed_at or pull.updated_at
-            self._signal(index, Signal(Stage.WITHDRAWN, self._closer(seen), "github", at,
+            self._signal(index, Signal(Stage.WITHDRAWN, _last_actor(seen, "closed"), "github", at,
                                        "closed", source, url))
         elif before.state == "closed" and state == "open":
             at = _last_event_at(seen, "reopened") or pull.updated_at
             self._signal(index, Signal(Stage.DRAFT, _last_actor(seen, "reopened"), "github", at,
                                        "reopened", source, url))
-
-    def _closer(self, seen: PullObservation) -> str:
-        return _last_actor(seen, "closed")
 
     def _collect_marker_signals(self, index: int) -> None:
         spec = self.specs[index]
@@ -459,12 +472,6 @@ class _Cycle:
                 f"the viability thread {seen.id} of {spec.key} was deleted; the SPEC is unlinked"))
             spec.thread_id, spec.link_method = None, None
 
-    def _committee_unknown(self, index: int, signal: Signal) -> bool:
-        """A change only the committee may make, while the committee list is unreadable."""
-        members = self.obs.committee.github if signal.side == "github" else \
-            self.obs.committee.forum
-        return members is None and self._authority(index, signal) == _UNREADABLE
-
     def _authority(self, index: int, signal: Signal) -> str | None:
         """None when `signal` may change the stage; else why not."""
         if signal.kind in ("opened", "front_matter"):
@@ -482,7 +489,7 @@ class _Cycle:
         if signal.actor.lower() in {m.lower() for m in members}:  # both sites ignore case
             return None
         who = f"@{signal.actor}" if signal.actor else "an unknown account"
-        return f"{who} is not on the committee on {_side_name(signal.side)}"
+        return f"{who} is not on the committee on {texts.side_name(signal.side)}"
 
     def _decide(self, index: int) -> None:
         spec = self.specs[index]
@@ -491,15 +498,15 @@ class _Cycle:
         for signal in signals:
             if signal.to_stage == spec.stage and signal.kind != "opened":
                 continue
-            if self._committee_unknown(index, signal):
+            refusal = self._authority(index, signal)
+            if refusal == _UNREADABLE:  # only the committee may do this, and it is unknown
                 self.deferred.add(index)
                 spec.problems.append(ProblemNote(
                     "authority-unknown", f"{spec.key}:committee",
-                    f"the committee on {_side_name(signal.side)} could not be read, so "
+                    f"the committee on {texts.side_name(signal.side)} could not be read, so "
                     f"{signal.kind} {signal.to_stage.value} by @{signal.actor} waits for the "
                     "next cycle"))
                 continue
-            refusal = self._authority(index, signal)
             if refusal is None:
                 valid.append(signal)
                 continue
@@ -507,7 +514,7 @@ class _Cycle:
                                             signal.side, signal.at, "ignored", refusal))
             spec.problems.append(ProblemNote(
                 "ignored-change", f"{spec.key}:{signal.source}:{signal.at.isoformat()}",
-                f"{signal.kind} {signal.to_stage.value} on {_side_name(signal.side)} ignored: "
+                f"{signal.kind} {signal.to_stage.value} on {texts.side_name(signal.side)} ignored: "
                 f"{refusal}; the stage stays {spec.stage.value}"))
         if index in self.deferred:
             return  # nothing moves, nothing is restored, nothing is remembered as seen
@@ -522,36 +529,36 @@ class _Cycle:
                 spec.changes.append(StageChange(
                     spec.stage, loser.to_stage, loser.actor, loser.side, loser.at, "conflict",
                     f"both sides changed; the later change ({winner.to_stage.value} on "
-                    f"{_side_name(winner.side)}) wins"))
+                    f"{texts.side_name(winner.side)}) wins"))
                 spec.problems.append(ProblemNote(
                     "conflict", f"{spec.key}:{loser.source}:{loser.at.isoformat()}",
                     f"conflicting stage changes: {loser.to_stage.value} on "
-                    f"{_side_name(loser.side)} and {winner.to_stage.value} on "
-                    f"{_side_name(winner.side)}; the later one wins"))
+                    f"{texts.side_name(loser.side)} and {winner.to_stage.value} on "
+                    f"{texts.side_name(winner.side)}; the later one wins"))
         before: Stage | None = None if spec.key in self.fresh else spec.stage
         if winner.to_stage == before:
             return
         spec.stage = winner.to_stage
         spec.changes.append(StageChange(before, winner.to_stage, winner.actor, winner.side,
                                         winner.at, "mirrored", winner.kind))
-        self._announce_change(index, winner, before)
+        self._announce_change(index, winner)
 
-    def _announce_change(self, index: int, signal: Signal, before: Stage | None) -> None:
-        spec = self.specs[index]
-        name = texts.spec_name(spec.number, spec.introducing_pr)
-        stamp = signal.at.strftime("%Y%m%dT%H%M%S")
+    def _announce_change(self, index: int, signal: Signal) -> None:
+        """A note on the other side saying who changed what (a PR opening is cross-posted;
+        publishing and endorsing are announced with the merge that did them)."""
         if signal.kind == "opened":
             self._announce_opened(index, signal)
-        elif signal.kind == "front_matter":
-            return  # published / endorsed are announced with the merge that did it
-        elif signal.side == "github" and spec.thread_id is not None:
-            key = f"stage:{signal.source}:{signal.to_stage.value}:{stamp}"
-            self._announce(index, signal.at, key, texts.stage_note(
-                name, signal.to_stage, signal.actor, signal.side, signal.url))
-        elif signal.side == "discourse" and spec.introducing_pr is not None:
-            key = f"stage:{signal.source}:{signal.to_stage.value}:{stamp}"
-            self._comment(index, signal.at, key, texts.stage_note(
-                name, signal.to_stage, signal.actor, signal.side, signal.url))
+            return
+        if signal.kind == "front_matter":
+            return
+        spec = self.specs[index]
+        key = f"stage:{signal.source}:{signal.to_stage.value}:{signal.at:%Y%m%dT%H%M%S}"
+        note = texts.stage_note(texts.spec_name(spec.number, spec.introducing_pr),
+                                signal.to_stage, signal.actor, signal.side, signal.url)
+        if signal.side == "github":
+            self._announce(index, signal.at, key, note)
+        else:
+            self._comment(index, signal.at, key, note)
 
     def _announce_opened(self, index: int, signal: Signal) -> None:
         spec = self.specs[index]
@@ -603,18 +610,18 @@ class _Cycle:
             return
         stamp = self.obs.now.strftime("%Y%m%dT%H%M%S")
         pr = spec.introducing_pr
-        if pr is not None:
-            current = self._current_labels(pr)
-            if current is not None:
-                ours = {n for n in self.settings.stage_labels.values()}
-                want = self.settings.label(spec.stage)
-                add = tuple(n for n in [want] if n and n not in current)
-                remove = tuple(sorted(n for n in current if n in ours and n != want))
-                if add or remove:
-                    spec.effects.insert(0, SetPullLabels(f"labels:pr-{pr}:{stamp}", pr, add,
-                                                         remove))
-                labels = tuple(n for n in current if n not in remove) + add
-                self.result.pulls[pr] = replace(self._pull_state(pr), labels=labels)
+        state = self._pull_state(pr) if pr is not None else None
+        if pr is not None and state is not None:
+            current = state.labels
+            ours = set(self.settings.stage_labels.values())
+            want = self.settings.label(spec.stage)
+            add = tuple(n for n in [want] if n and n not in current)
+            remove = tuple(sorted(n for n in current if n in ours and n != want))
+            if add or remove:
+                spec.effects.insert(0, SetPullLabels(f"labels:pr-{pr}:{stamp}", pr, add,
+                                                     remove))
+            labels = tuple(n for n in current if n not in remove) + add
+            self.result.pulls[pr] = replace(state, labels=labels)
         topic = spec.thread_id
         if topic is not None:
             current_thread = self._current_thread(topic)
@@ -637,46 +644,35 @@ class _Cycle:
                 self.result.threads[topic] = replace(current_thread, tags=tags,
                                                      category_id=category)
 
-    def _current_labels(self, pr: int) -> tuple[str, ...] | None:
+    def _pull_state(self, pr: int) -> PullState | None:
+        """The PR as seen this cycle, else as remembered."""
         seen = self.obs.pulls.get(pr)
-        if seen is not None:
-            return seen.pull.labels
-        before = self.stored.pulls.get(pr)
-        return before.labels if before else None
-
-    def _pull_state(self, pr: int) -> PullState:
-        seen = self.obs.pulls.get(pr)
-        before = self.stored.pulls.get(pr)
-        if seen is not None:
-            return PullState(pr, _pull_state(seen.pull), seen.pull.labels,
-                             updated_at=seen.pull.updated_at)
-        assert before is not None
-        return before
+        if seen is None:
+            return self.stored.pulls.get(pr)
+        return PullState(pr, _pull_state(seen.pull), seen.pull.labels,
+                         updated_at=seen.pull.updated_at)
 
     def _current_thread(self, topic: int) -> ThreadState | None:
+        """The thread as seen this cycle, else as remembered; None once deleted."""
         seen = self.obs.threads.get(topic)
-        if seen is not None and not seen.deleted:
-            return ThreadState(seen.id, seen.tags, seen.category_id, seen.slug, seen.title,
-                               seen.last_posted_at)
-        if seen is not None and seen.deleted:
+        if seen is None:
+            return self.stored.threads.get(topic)
+        if seen.deleted:
             return None
-        return self.stored.threads.get(topic)
+        return ThreadState(seen.id, seen.tags, seen.category_id, seen.slug, seen.title,
+                           seen.last_posted_at)
 
     def _remember_observed(self) -> None:
+        """Everything seen is remembered as seen, except what waits to be judged again."""
         waiting = [self.specs[i] for i in self.deferred]
         skip_pulls = {s.introducing_pr for s in waiting}
         skip_threads = {s.thread_id for s in waiting}
-        for number, seen in self.obs.pulls.items():
-            if number in skip_pulls:
-                continue
-            self.result.pulls.setdefault(number, PullState(
-                number, _pull_state(seen.pull), seen.pull.labels,
-                updated_at=seen.pull.updated_at))
-        for topic, seen in self.obs.threads.items():
-            if not seen.deleted and topic not in skip_threads:
-                self.result.threads.setdefault(topic, ThreadState(
-                    seen.id, seen.tags, seen.category_id, seen.slug, seen.title,
-                    seen.last_posted_at))
+        for number in self.obs.pulls.keys() - skip_pulls:
+            self.result.pulls.setdefault(number, self._pull_state(number))
+        for topic in self.obs.threads.keys() - skip_threads:
+            state = self._current_thread(topic)
+            if state is not None:
+                self.result.threads.setdefault(topic, state)
 
     def _report_number_clashes(self) -> None:
         """Two open SPEC PRs claiming one number: the committee must renumber one."""
@@ -696,7 +692,7 @@ class _Cycle:
                     f"SPEC number {number} is claimed by open PRs {listed}"))
 
     def _doc_url(self, path: str) -> str:
-        return f"https://github.com/{self.settings.repo}/blob/HEAD/{path}"
+        return f"{self.settings.github_url}/{self.settings.repo}/blob/HEAD/{path}"
 
 
 def _from_state(state: SpecState) -> SpecPlan:
@@ -759,7 +755,3 @@ def _opened_by_service(thread: ThreadObservation, own_accounts: frozenset[str]) 
 def _is_category_definition(title: str) -> bool:
     """Discourse opens every category with an "About the … category" topic."""
     return title.startswith("About the ") and title.endswith(" category")
-
-
-def _side_name(side: str) -> str:
-    return "GitHub" if side == "github" else "the forum"

@@ -1,16 +1,11 @@
-"""Which repository paths are SPEC documents, and their numbers."""
+"""Which repository paths are SPEC documents."""
 
 from __future__ import annotations
 
 import re
 
 # spec-0004/index.md (quickstart.py layout) or the older spec-0004.md.
-_SPEC_PATH = re.compile(r"^spec-(\d{1,4})(?:/index\.md|\.md)$")
-
-
-def spec_number_from_path(path: str) -> int | None:
-    found = _SPEC_PATH.match(path)
-    return int(found.group(1)) if found else None
+_SPEC_PATH = re.compile(r"^spec-\d{1,4}(?:/index\.md|\.md)$")
 
 
 def is_spec_path(path: str) -> bool:

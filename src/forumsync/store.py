@@ -8,11 +8,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from forumsync.actions import ProblemNote, SpecPlan
+from forumsync.manual_links import manual_links
 from forumsync.models import (
     Cursor,
     Effect,
     Link,
-    ManualLink,
     Problem,
     PullRequest,
     Spec,
@@ -51,9 +51,9 @@ def load_state(session: Session) -> StoredState:
         threads={
             t.id: ThreadState(t.id, tuple(t.tags or ()), t.category_id, t.slug, t.title,
                               aware(t.last_posted_at) if t.last_posted_at else None)
-            for t in session.scalars(select(Thread).where(Thread.deleted.is_(False)))
+            for t in session.scalars(select(Thread))
         },
-        manual_links={m.pr_number: m.topic_id for m in session.scalars(select(ManualLink))},
+        manual_links=manual_links(session),
         first_sync_at=datetime.fromisoformat(first.value) if first and first.value else None,
     )
 
@@ -88,7 +88,7 @@ def record_effect(session: Session, key: str, kind: str, target: str, remote_id:
 
 
 def save_spec(session: Session, plan: SpecPlan, now: datetime) -> Spec:
-    """Upsert the SPEC, its link, its PRs' ownership, its stage history and its problems."""
+    """Upsert the SPEC, its link, its stage history and its problems."""
     for absorbed in plan.absorbs:
         _merge_into(session, absorbed, plan.spec_id)
     spec = session.get(Spec, plan.spec_id) if plan.spec_id else None
@@ -156,11 +156,11 @@ def save_pull(session: Session, state: PullState, spec_id: int | None = None) ->
     session.add(row)
 
 
-def save_thread(session: Session, state: ThreadState, deleted: bool = False) -> None:
+def save_thread(session: Session, state: ThreadState) -> None:
     row = session.get(Thread, state.id) or Thread(id=state.id)
     row.tags, row.category_id = list(state.tags), state.category_id
     row.slug, row.title = state.slug[:300], state.title[:300]
-    row.last_posted_at, row.deleted = state.last_posted_at, deleted
+    row.last_posted_at = state.last_posted_at
     session.add(row)
 
 

@@ -6,6 +6,10 @@ from forumsync.safetext import safe_copy
 from forumsync.stages import Stage
 
 
+def side_name(side: str) -> str:
+    return "GitHub" if side == "github" else "the forum"
+
+
 def spec_name(number: int | None, pr: int | None) -> str:
     if number is not None:
         return f"SPEC {number}"
@@ -46,10 +50,9 @@ def missing_thread_comment(thread_url: str) -> str:
 
 
 def stage_note(name: str, to_stage: Stage, actor: str, side: str, source_url: str) -> str:
-    where = "GitHub" if side == "github" else "the forum"
     return (
         f"{name} is now **{to_stage.value}**: changed by {safe_copy('@' + actor, 60)} on "
-        f"{where} ([source]({source_url}))."
+        f"{side_name(side)} ([source]({source_url}))."
     )
 
 

@@ -54,6 +54,20 @@ class Sandbox:
             source="(sandbox)",
         )
 
+    def populate(self, people: tuple[str, ...] = ("ada", "grace", "chair", "mallory"),
+                 committee: tuple[str, ...] = ("chair",),
+                 core_projects: tuple[str, ...] = ("numpy", "scipy", "matplotlib"),
+                 committee_name: str = "spec-steering-committee") -> None:
+        """People on both sites, the committee (forum group and GitHub team, one name as in
+        the default configuration) and the Core Project files on the default branch."""
+        for name in people:
+            self.discourse.add_user(name, groups=[committee_name] if name in committee else [])
+            self.github.add_user(name)
+        for name in committee:
+            self.github.add_team_member(committee_name, name)
+        for project in core_projects:
+            self.github.set_file(f"core-projects/{project}.md", f"# {project}\n")
+
     def request_total(self) -> int:
         return self.discourse.request_total() + self.github.request_total()
 
