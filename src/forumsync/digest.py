@@ -206,10 +206,10 @@ def send(session: Session, digest: Digest, config: Config, forum: ForumClient,
     body = with_marker(render(digest), digest.key)
     tag = marker(digest.key)
     if config.digest.category_id:
-        found = forum.find_own_topic(tag)
+        found = forum.find_own_topic(tag, title)
         topic = found or forum.create_topic(title, body, config.digest.category_id).topic_id
     else:
-        found = forum.find_own_message(tag)
+        found = forum.find_own_message(tag, title)
         topic = found or forum.send_group_message(config.discourse.committee_group, title,
                                                   body).topic_id
     session.add(DigestSent(period=digest.key, sent_at=now, remote_id=str(topic),

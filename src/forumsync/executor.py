@@ -165,7 +165,7 @@ class Executor:
                 found = self.repo.find_comment_containing(pr, tag)
                 return str(found or self.repo.create_comment(pr, with_marker(body, key)))
             case CreateThread(key, title, body, category_id, tags):
-                found = self.forum.find_own_topic(tag)
+                found = self.forum.find_own_topic(tag, title)
                 if found:
                     return str(found)
                 return str(self.forum.create_topic(title, with_marker(body, key), category_id,

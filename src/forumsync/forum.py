@@ -506,15 +506,17 @@ class ForumClient:
         return next((post.id for post in found.posts
                      if post.username.lower() == own and text in post.raw), None)
 
-    def find_own_topic(self, text: str) -> int | None:
-        """GET /topics/created-by/{api_username}.json?page=N, then each topic's first post
-        (GET /t/{id}.json?include_raw=1): the id of the newest one whose raw holds `text`."""
-        return self._find_own("/topics/created-by", "find own topic", text)
+    def find_own_topic(self, text: str, title: str = "") -> int | None:
+        """GET /topics/created-by/{api_username}.json?page=N, then the first post (GET
+        /t/{id}.json?include_raw=1) of each topic whose title starts like `title`: the id of
+        the newest one whose raw holds `text`. The title keeps the cost from growing with
+        every topic the service ever opened."""
+        return self._find_own("/topics/created-by", "find own topic", text, title)
 
-    def find_own_message(self, text: str) -> int | None:
-        """GET /topics/private-messages-sent/{api_username}.json?page=N, then each message's
-        first post: the id of the newest message whose raw holds `text`."""
-        return self._find_own("/topics/private-messages-sent", "find own message", text)
+    def find_own_message(self, text: str, title: str = "") -> int | None:
+        """GET /topics/private-messages-sent/{api_username}.json?page=N, then the first post
+        of each message whose title starts like `title`: the newest holding `text`."""
+        return self._find_own("/topics/private-messages-sent", "find own message", text, title)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -568,7 +570,9 @@ class ForumClient:
             more.extend(self._parse("read posts", item, loaded_posts, page))
         return self._parse("read topic", item, parse_topic, payload, more)
 
-    def _find_own(self, list_path: str, operation: str, text: str) -> int | None:
+    def _find_own(self, list_path: str, operation: str, text: str, title: str) -> int | None:
+        # Discourse may capitalise or trim a title; compare a lower-cased prefix of it
+        prefix = " ".join(title.split())[:30].lower()
         username = quote(self.config.api_username, safe="")
         pages = self._topic_pages(
             operation, f"user {self.config.api_username!r}",
@@ -577,6 +581,8 @@ class ForumClient:
         for topics in pages:
             for entry in topics:
                 topic_id = int(entry["id"])
+                if not " ".join(str(entry.get("title", "")).split()).lower().startswith(prefix):
+                    continue
                 raw = self._first_post_raw(topic_id)
                 if raw is not None and text in raw:
                     return topic_id
