@@ -188,3 +188,14 @@ def test_end_to_end_one_digest_per_period_with_catch_up(tmp_path: Path) -> None:
             session.query(DigestSent).delete()
         assert send_now() is not None
         assert len(box.discourse.messages) == 2
+
+
+def test_activity_on_a_later_pr_of_the_spec_counts() -> None:
+    from forumsync.records import PullFile
+    from tests.test_planner import _merged_state
+
+    edit = PullObservation(pull(41, created=ago(days=1)),
+                           (PullFile("spec-0009/index.md", "modified"),), None, (),
+                           Activity(ago(hours=3), "grace", "reviewed"))
+    spec = plan_cycle(observe(pulls=[edit]), _merged_state(), SETTINGS).specs[0]
+    assert spec.last_activity == Activity(ago(hours=3), "grace", "reviewed")

@@ -191,6 +191,7 @@ class _Cycle:
                 if index is not None:
                     spec = self._touch(index)
                     spec.pulls += (pull.number,)
+                    _note_pull_activity(spec, seen)
                     if pull.merged and path in renames:
                         spec.path = renames[path]  # renumbered or renamed on main
                     return
@@ -213,10 +214,7 @@ class _Cycle:
             spec.title = seen.head_doc.title or spec.title
         if pull.merged and spec.path is None and added:
             spec.path = added[0]
-        _note_activity(spec, Activity(pull.created_at, pull.author, "opened"))
-        _note_activity(spec, seen.activity)
-        if pull.merged and pull.merged_at:
-            _note_activity(spec, Activity(pull.merged_at, pull.merged_by or "", "merged"))
+        _note_pull_activity(spec, seen)
         self._pull_signals(index, seen)
 
     def _track_main_doc(self, doc: SpecDocument) -> None:
@@ -245,7 +243,8 @@ class _Cycle:
             return
         merged = self._merging_pull(doc.path)
         at = merged.pull.merged_at if merged and merged.pull.merged_at else self.obs.now
-        url = self.settings.pull_url(merged.pull.number) if merged else self._doc_url(doc.path)
+        url = (merged.pull.html_url or self.settings.pull_url(merged.pull.number)) if merged \
+            else self._doc_url(doc.path)
         actor = merged.pull.merged_by or "" if merged else ""
         name = texts.spec_name(spec.number, spec.introducing_pr)
         if before_draft and not doc.is_draft:
@@ -711,6 +710,15 @@ def _absorbed(spec: SpecPlan, specs: list[SpecPlan]) -> bool:
 
 def _pull_state(pull) -> str:
     return "merged" if pull.merged else pull.state
+
+
+def _note_pull_activity(spec: SpecPlan, seen: PullObservation) -> None:
+    """Opening, merging, and the latest human comment, review or commit all count."""
+    pull = seen.pull
+    _note_activity(spec, Activity(pull.created_at, pull.author, "opened"))
+    _note_activity(spec, seen.activity)
+    if pull.merged and pull.merged_at:
+        _note_activity(spec, Activity(pull.merged_at, pull.merged_by or "", "merged"))
 
 
 def _note_activity(spec: SpecPlan, activity: Activity | None) -> None:
