@@ -72,7 +72,7 @@ def run(size: int) -> dict[str, tuple[int, float, int]]:
             """A poller with no cursors, ETags or remembered timestamps re-reads everything."""
             with sessions.begin() as session:
                 session.execute(delete(Cursor).where(Cursor.name.like("github:%")))
-                session.execute(update(PullRequest).values(updated_at=None))
+                session.execute(update(PullRequest).values(updated_at=None, head_sha=None))
                 session.execute(update(Thread).values(last_posted_at=None))
             return cycle()
 

@@ -356,3 +356,20 @@ def test_copied_text_pings_nobody(world: World) -> None:
     [reply] = world.replies(topic)
     assert f"pull/{pr}" in reply
     assert "@numpy" not in reply and "<script>" not in reply
+
+
+def test_a_comment_bumps_activity_without_rereading_files(world: World) -> None:
+    pr = world.open_spec_pr(world.idea())
+    world.sync()
+    world.sync()
+    world.box.clock.advance(days=3)
+    world.github.comment("grace", pr, "Looks good to me.")
+    world.box.reset_counts()
+    world.sync()
+    paths = [path for _, path, _ in world.github.log]
+    assert not any(p.endswith("/files") or "/contents/" in p for p in paths)
+    with world.sessions() as session:
+        from forumsync.models import Spec
+
+        spec = session.query(Spec).one()
+        assert spec.last_actor == "grace"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:36:25.732951
+Create Date: 2026-11-22 02:43:13.901299
 """
 
 import sqlalchemy as sa
@@ -127,6 +127,7 @@ def upgrade() -> None:
         sa.Column("number", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("spec_id", sa.Integer(), nullable=True),
         sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("head_sha", sa.String(length=64), nullable=True),
         sa.Column("labels", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(

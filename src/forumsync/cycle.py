@@ -202,14 +202,21 @@ class _Observer:
         return seen
 
     def _pull_details(self, pull: PullRecord) -> PullObservation:
-        files = tuple(self.repo.pull_files(pull.number))
+        """Files and front matter are read again only when the PR's head or state moved (a
+        comment, a label or the service's own write bumps a PR without changing them)."""
+        before = self.stored.pulls.get(pull.number)
+        state = "merged" if pull.merged else pull.state
+        unchanged = before is not None and before.head_sha == pull.head_sha and \
+            before.state == state and bool(pull.head_sha)
+        files = () if unchanged else tuple(self.repo.pull_files(pull.number))
         head_doc = None
         spec_files = [f for f in files if is_spec_path(f.filename) and f.status != "removed"]
+        tracked = bool(spec_files) or (before is not None and before.spec_id is not None)
         if spec_files and pull.state == "open":
             head_doc = self._document(spec_files[0].filename, pull.head_sha or "HEAD")
         events = tuple(self.repo.issue_events(pull.number)) if self._needs_events(
-            pull, bool(spec_files)) else ()
-        activity = self.repo.pull_activity(pull.number) if spec_files else None
+            pull, tracked) else ()
+        activity = self.repo.pull_activity(pull.number) if tracked else None
         return PullObservation(pull, files, head_doc, events, activity)
 
     def _needs_events(self, pull: PullRecord, touches_spec: bool) -> bool:

@@ -76,6 +76,7 @@ class PullRequest(Base):
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id"), index=True)
     state: Mapped[str] = mapped_column(String(10))  # open, closed, merged
+    head_sha: Mapped[str | None] = mapped_column(String(64))  # files are re-read when it moves
     labels: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

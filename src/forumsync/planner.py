@@ -185,6 +185,14 @@ class _Cycle:
             renames.setdefault(removed[0], added[0])
         touched = sorted({f.filename for f in files if f.status != "added"} | set(renames))
         index = self._find("introducing_pr", pull.number)
+        before = self.stored.pulls.get(pull.number)
+        if index is None and not seen.files and before is not None and before.spec_id:
+            owner = self._find("spec_id", before.spec_id)  # files unchanged: not re-read
+            if owner is not None:
+                spec = self._touch(owner)
+                spec.pulls += (pull.number,)
+                _note_pull_activity(spec, seen)
+            return
         if index is None:
             for path in touched:  # an edit, publication, endorsement or rename of a SPEC
                 index = self._find("path", path)
@@ -649,7 +657,7 @@ class _Cycle:
         if seen is None:
             return self.stored.pulls.get(pr)
         return PullState(pr, _pull_state(seen.pull), seen.pull.labels,
-                         updated_at=seen.pull.updated_at)
+                         updated_at=seen.pull.updated_at, head_sha=seen.pull.head_sha)
 
     def _current_thread(self, topic: int) -> ThreadState | None:
         """The thread as seen this cycle, else as remembered; None once deleted."""

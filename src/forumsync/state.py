@@ -32,6 +32,7 @@ class PullState:
     labels: tuple[str, ...]
     spec_id: int | None = None
     updated_at: datetime | None = None
+    head_sha: str | None = None
 
 
 @dataclass(frozen=True)

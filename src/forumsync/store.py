@@ -45,7 +45,7 @@ def load_state(session: Session) -> StoredState:
         ),
         pulls={
             p.number: PullState(p.number, p.state, tuple(p.labels or ()), p.spec_id,
-                                aware(p.updated_at) if p.updated_at else None)
+                                aware(p.updated_at) if p.updated_at else None, p.head_sha)
             for p in session.scalars(select(PullRequest))
         },
         threads={
@@ -153,6 +153,7 @@ def save_pull(session: Session, state: PullState, spec_id: int | None = None) ->
     row.state, row.labels = state.state, list(state.labels)
     row.spec_id = spec_id or row.spec_id
     row.updated_at = state.updated_at or row.updated_at
+    row.head_sha = state.head_sha or row.head_sha
     session.add(row)
 
 
