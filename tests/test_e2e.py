@@ -373,3 +373,17 @@ def test_a_comment_bumps_activity_without_rereading_files(world: World) -> None:
 
         spec = session.query(Spec).one()
         assert spec.last_actor == "grace"
+
+
+def test_only_new_revisions_are_read(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    for stage in ("withdrawn", "accepted", "published"):
+        world.box.clock.advance(minutes=10)  # past Discourse's editing grace period
+        world.forum.retag("chair", topic, [f"spec-{stage}"])
+        world.box.reset_counts()
+        world.sync()
+        assert world.status()[pr].stage == stage
+        revisions = [p for _, p, _ in world.forum.log if "/revisions/" in p]
+        assert len([p for p in revisions if not p.endswith("latest.json")]) <= 1, revisions

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:43:13.901299
+Create Date: 2026-11-22 02:45:08.459014
 """
 
 import sqlalchemy as sa
@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.Column("category_id", sa.Integer(), nullable=True),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("last_posted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revision", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_threads")),
     )
     op.create_table(

@@ -309,7 +309,9 @@ class _Observer:
         accepted = self.config.discourse.accepted_category_id
         marked = bool(stage_tags & set(topic.tags)) or (accepted and topic.category_id == accepted)
         if read_revisions and first is not None and marked:
-            revisions = tuple(self.forum.first_post_revisions(first.id))
+            before = self.stored.threads.get(topic_id)  # only the revisions not read yet
+            revisions = tuple(self.forum.first_post_revisions(
+                first.id, before.revision if before else 1))
         return ThreadObservation(topic.id, topic.slug, topic.title, topic.category_id,
                                  topic.tags, topic.created_at, topic.last_posted_at,
                                  topic.posts, revisions)

@@ -66,6 +66,7 @@ class Thread(Base):
     category_id: Mapped[int | None] = mapped_column(Integer)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revision: Mapped[int] = mapped_column(Integer, default=1)  # first post's revisions read
 
 
 class PullRequest(Base):

@@ -666,8 +666,10 @@ class _Cycle:
             return self.stored.threads.get(topic)
         if seen.deleted:
             return None
+        before = self.stored.threads.get(topic)
+        read = max((r.number for r in seen.revisions), default=before.revision if before else 1)
         return ThreadState(seen.id, seen.tags, seen.category_id, seen.slug, seen.title,
-                           seen.last_posted_at)
+                           seen.last_posted_at, read)
 
     def _remember_observed(self) -> None:
         """Everything seen is remembered as seen, except what waits to be judged again."""

@@ -43,6 +43,7 @@ class ThreadState:
     slug: str = ""
     title: str = ""
     last_posted_at: datetime | None = None
+    revision: int = 1  # the first post's revisions up to this one have been read
 
 
 @dataclass(frozen=True)

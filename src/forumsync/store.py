@@ -50,7 +50,8 @@ def load_state(session: Session) -> StoredState:
         },
         threads={
             t.id: ThreadState(t.id, tuple(t.tags or ()), t.category_id, t.slug, t.title,
-                              aware(t.last_posted_at) if t.last_posted_at else None)
+                              aware(t.last_posted_at) if t.last_posted_at else None,
+                              t.revision or 1)
             for t in session.scalars(select(Thread))
         },
         manual_links=manual_links(session),
@@ -161,7 +162,7 @@ def save_thread(session: Session, state: ThreadState) -> None:
     row = session.get(Thread, state.id) or Thread(id=state.id)
     row.tags, row.category_id = list(state.tags), state.category_id
     row.slug, row.title = state.slug[:300], state.title[:300]
-    row.last_posted_at = state.last_posted_at
+    row.last_posted_at, row.revision = state.last_posted_at, state.revision
     session.add(row)
 
 
