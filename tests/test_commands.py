@@ -83,6 +83,9 @@ def test_sync_applies_and_exits_1_when_an_item_fails(world: World, tmp_path: Pat
     assert failed.returncode == 1
     assert "failed:" in failed.stderr and "github" in failed.stderr
     assert env["FORUMSYNC_GITHUB_TOKEN"] not in failed.stdout + failed.stderr
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("cli.db*"))
+    assert stored and env["FORUMSYNC_GITHUB_TOKEN"].encode() not in stored
+    assert env["FORUMSYNC_DISCOURSE_API_KEY"].encode() not in stored
 
 
 def _broken_events(pr: int):

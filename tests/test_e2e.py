@@ -387,3 +387,20 @@ def test_only_new_revisions_are_read(world: World) -> None:
         assert world.status()[pr].stage == stage
         revisions = [p for _, p, _ in world.forum.log if "/revisions/" in p]
         assert len([p for p in revisions if not p.endswith("latest.json")]) <= 1, revisions
+
+
+def test_a_pr_that_keeps_failing_reaches_the_digest_then_clears(world: World) -> None:
+    from forumsync import digest
+
+    pr = world.open_spec_pr(world.idea(), 10)
+    world.github.inject(Fault(match=rf"GET /repos/.*/pulls/{pr}/files", status=422, times=1000,
+                              body={"message": "Validation Failed"}))
+    for _ in range(2):
+        assert not world.sync().ok
+    with world.sessions() as session:
+        failing = digest.collect(session, world.config, world.box.clock.now()).failing
+    assert len(failing) == 1 and f"PR #{pr}" in failing[0] and "2 cycles" in failing[0]
+    world.github.faults.clear()
+    assert world.sync().ok
+    with world.sessions() as session:
+        assert digest.collect(session, world.config, world.box.clock.now()).failing == []

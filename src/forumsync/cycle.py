@@ -68,7 +68,7 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
     plan = plan_cycle(observation, stored, settings)
     report = CycleReport()
     report.failures.extend(observer.failures)
-    report.problems.extend(note.message for note in observer.problems)
+    report.problems.extend(n.message for n in observer.problems if n.kind != "sync-failed")
     if dry_run:
         for spec in plan.specs:
             report.add_planned(spec)
@@ -82,6 +82,8 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
             store.set_cursor(session, store.FIRST_SYNC, now.isoformat())
         for note in observer.problems:
             store.note_problem(session, note, now)
+        for number in observation.pulls.keys() - failed_pulls:  # synced fine this time
+            store.resolve_problem(session, "sync-failed", f"pr-{number}", now)
         # what failed is read again next cycle; everything else moves on
         observer.cursors.save(session, observer.failed_pulls | failed_pulls,
                               observer.failed_paths | failed_paths)
@@ -195,6 +197,8 @@ class _Observer:
             except ServiceError as exc:
                 self.failures.append(str(exc))
                 self.failed_pulls.add(pull.number)
+                self.problems.append(ProblemNote("sync-failed", f"pr-{pull.number}",
+                                                 f"reading PR #{pull.number} failed: {exc}"))
                 limited = exc.rate_limited
         if limited:
             self.failures.append(f"github: rate limited; {len(self.failed_pulls)} pull requests "
