@@ -22,7 +22,7 @@ from forumsync.sandbox.core import ServiceServer
 from forumsync.sandbox.github import FakeGitHub
 
 # A made-up token; it only ever goes to 127.0.0.1 and is filtered out of cassettes.
-TOKEN = "ghp_forumsyncSandboxOnly0123456789abcdefXYZ"
+TOKEN = "sandbox-only-not-a-real-token"  # the fake GitHub accepts any token
 COMMITTEE = ("alice-committee", "bob-committee")
 TEAM = "spec-steering-committee"
 CASSETTES = Path(__file__).parent / "cassettes" / "github"
