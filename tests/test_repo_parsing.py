@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from forumsync.errors import backoff_delay, scrub
 from forumsync.records import Activity
 from forumsync.repo import (
     activity_from_timeline,
-    backoff_seconds,
     comment_from_json,
     core_projects_from_listing,
     decode_content,
@@ -27,7 +27,6 @@ from forumsync.repo import (
     pull_file_from_json,
     pull_from_json,
     rate_limit_wait,
-    scrub,
     spec_document_from_text,
     spec_files_from_tree,
 )
@@ -361,10 +360,10 @@ def test_refusals_and_other_statuses_are_not_rate_limits() -> None:
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    assert [backoff_seconds(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
-    assert backoff_seconds(10, cap=30.0) == 30.0
+    assert [backoff_delay(n, 30.0) for n in (0, 1, 2, 3)] == [1.0, 2.0, 4.0, 8.0]
+    assert backoff_delay(10, cap=30.0) == 30.0
 
 
 def test_scrub_removes_the_token() -> None:
-    assert scrub("token abc123 leaked", "abc123") == "token [token] leaked"
+    assert scrub("token abc123 leaked", "abc123") == "token *** leaked"
     assert scrub("nothing", None) == "nothing"

@@ -34,5 +34,15 @@ class ServiceError(Exception):
         return self.transient and self.status in (403, 429)
 
 
+def scrub(text: str, secret: str | None) -> str:
+    """`text` with the secret masked: what any message about a failed call goes through."""
+    return text.replace(secret, "***") if secret else text
+
+
+def backoff_delay(retry: int, cap: float, base: float = 1.0) -> float:
+    """Seconds before retry number `retry` (0 for the first): 1, 2, 4, ... capped."""
+    return min(cap, base * 2 ** max(0, retry))
+
+
 class NotFound(ServiceError):
     """The item does not exist (404), or is not visible with these credentials."""

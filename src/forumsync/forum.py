@@ -38,7 +38,7 @@ from pydiscourse.exceptions import (
 )
 
 from forumsync.config import DiscourseConfig
-from forumsync.errors import NotFound, ServiceError
+from forumsync.errors import NotFound, ServiceError, backoff_delay, scrub
 from forumsync.records import CreatedTopic, ForumPost, ForumTopic, TopicRevision, TopicSummary
 from forumsync.timeutil import parse_iso
 
@@ -239,7 +239,7 @@ def backoff(attempt: int, hint: float | None) -> float:
     """Wait before retry `attempt` (0-based): the server's hint, else 1, 2, 4… s; capped."""
     if hint is not None and hint > 0:
         return min(hint, MAX_WAIT)
-    return min(BASE_WAIT * 2**attempt, MAX_WAIT)
+    return backoff_delay(attempt, MAX_WAIT, BASE_WAIT)
 
 
 def tag_params(tags: Sequence[str]) -> list[dict[str, str]]:
@@ -642,7 +642,7 @@ class ForumClient:
                     status=failure.status, transient=failure.transient)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        return scrub(text, self._secret)
 
 
 def _page(page: int) -> dict[str, int]:

@@ -36,7 +36,7 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from forumsync.config import GithubConfig
-from forumsync.errors import NotFound, ServiceError
+from forumsync.errors import NotFound, ServiceError, backoff_delay, scrub
 from forumsync.markers import is_own
 from forumsync.records import (
     Activity,
@@ -321,15 +321,6 @@ def rate_limit_wait(
     return None
 
 
-def backoff_seconds(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
-    """Exponential backoff before retry number `attempt` (1, 2, 4, ... seconds, capped)."""
-    return min(cap, base * 2 ** max(0, attempt - 1))
-
-
-def scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, "[token]") if secret else text
-
-
 # --- retry policy --------------------------------------------------------------------------
 
 
@@ -405,7 +396,7 @@ class _Retry(GithubRetry):
     def sleep(self, response: Any = None) -> None:
         wait = self.planned_wait
         if wait is None:
-            wait = backoff_seconds(len(self.history), cap=self.backoff_max)
+            wait = backoff_delay(len(self.history) - 1, self.backoff_max)
         if wait > 0:
             self.wait_sleep(wait)
 
