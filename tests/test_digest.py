@@ -199,3 +199,24 @@ def test_activity_on_a_later_pr_of_the_spec_counts() -> None:
                            Activity(ago(hours=3), "grace", "reviewed"))
     spec = plan_cycle(observe(pulls=[edit]), _merged_state(), SETTINGS).specs[0]
     assert spec.last_activity == Activity(ago(hours=3), "grace", "reviewed")
+
+
+def test_two_digests_a_day_to_a_category_have_distinct_titles(tmp_path: Path) -> None:
+    from forumsync.sandbox import Sandbox
+    from tests.test_e2e import World
+
+    with Sandbox() as box:
+        world = World(box, tmp_path / "twice.db")
+        world.config = replace(world.config, digest=DigestConfig(category_id=15),
+                               schedule=replace(world.config.schedule,
+                                                digest_cron="0 8,20 * * *"))
+        world.idea("An idea nobody decided on yet")
+        world.sync()
+        sent = []
+        for _ in range(2):
+            box.clock.advance(hours=12)
+            with world.sessions() as session:
+                built = collect(session, world.config, box.clock.now())
+                sent.append(send(session, built, world.config, world.clients.forum,
+                                 box.clock.now()))
+        assert None not in sent and len(set(sent)) == 2

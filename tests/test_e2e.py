@@ -404,3 +404,81 @@ def test_a_pr_that_keeps_failing_reaches_the_digest_then_clears(world: World) ->
     assert world.sync().ok
     with world.sessions() as session:
         assert digest.collect(session, world.config, world.box.clock.now()).failing == []
+
+
+# --- found in the second review ------------------------------------------------------------
+
+
+def test_a_change_deferred_for_an_unreadable_committee_is_judged_next_cycle(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.sync()
+    world.github.inject(Fault(match=r"GET /orgs/.*/teams/.*/members", status=403, times=1))
+    world.github.add_label("chair", pr, "spec-withdrawn")
+    first = world.sync()
+    assert any("could not be read" in p for p in first.problems)
+    assert "spec-draft" in world.github.labels_on(pr)  # neither mirrored nor reverted yet
+    world.sync()
+    assert world.status()[pr].stage == "withdrawn"
+    assert world.github.labels_on(pr) == ("New SPEC", "spec-withdrawn")
+    assert world.tags(topic) == ("spec-withdrawn",)
+
+
+def test_a_quick_second_retag_folded_into_one_revision_is_still_judged(world: World) -> None:
+    topic = world.idea()
+    world.sync()
+    world.forum.retag("chair", topic, ["spec-accepted"])
+    run_cycle(world.config, world.sessions, world.clients, world.box.clock.advance(minutes=1))
+    world.box.clock.advance(minutes=1)  # within the grace period: the same revision grows
+    world.forum.retag("chair", topic, ["spec-withdrawn"])
+    assert len(world.forum.topics[topic].revisions) == 1
+    world.sync()
+    assert world.status()[None].stage == "withdrawn"
+    assert world.tags(topic) == ("spec-withdrawn",)
+
+
+def test_an_unattributable_retag_is_restored_and_reported(world: World) -> None:
+    topic, _ = world.forum.create_topic("chair", "SPEC idea: a quick one", "An idea, quickly.", 9)
+    world.box.clock.advance(minutes=1)  # the author's own edit within five minutes: no revision
+    world.forum.retag("chair", topic, ["spec-accepted"])
+    assert world.forum.topics[topic].revisions == []
+    report = world.sync()
+    assert any("no one could be named" in p for p in report.problems)
+    assert world.tags(topic) == ()
+    assert world.status()[None].stage == "idea"
+
+
+def test_an_edit_pr_open_at_the_first_sync_joins_its_spec(world: World) -> None:
+    from sqlalchemy import select
+
+    from forumsync.models import PullRequest
+
+    world.github.set_file("spec-0001/index.md", spec_text(1, "Old", draft=False))
+    edit = world.github.open_pull("grace", "Clarify SPEC 1", "", {
+        "spec-0001/index.md": spec_text(1, "Old", draft=False) + "\nClearer.\n"})
+    world.sync()
+    world.sync()
+    world.box.clock.advance(days=40)
+    world.github.comment("grace", edit, "Any reviewers?")
+    world.sync()
+    with world.sessions() as session:
+        owner = session.scalar(select(PullRequest.spec_id).where(PullRequest.number == edit))
+    assert owner is not None
+    [row] = [r for r in world.status().values() if r.number == 1]
+    assert row.stalled is False  # grace's comment counts as activity on SPEC 1
+
+
+def test_publishing_again_after_a_return_to_draft_is_announced_again(world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.github.merge_pull("chair", pr)
+    world.sync()
+    path = "spec-0010/index.md"
+    for draft in (False, True, False):
+        change = world.github.open_pull("chair", "Stage edit", "", {
+            path: spec_text(10, "Deprecations", draft=draft)})
+        world.github.merge_pull("chair", change)
+        world.sync()
+    assert len([r for r in world.replies(topic) if "was published" in r]) == 2

@@ -139,3 +139,5 @@ class Plan:
     pulls: dict[int, PullState] = field(default_factory=dict)  # to remember after the writes
     threads: dict[int, ThreadState] = field(default_factory=dict)
     problems: list[ProblemNote] = field(default_factory=list)  # not tied to one SPEC
+    deferred_pulls: set[int] = field(default_factory=set)  # read again next cycle
+    deferred_paths: set[str] = field(default_factory=set)

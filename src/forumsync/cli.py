@@ -261,12 +261,20 @@ def digest_command(ctx: Context, dry_run: bool) -> None:
             return
         from forumsync.cycle import build_clients
         from forumsync.errors import ServiceError
+        from forumsync.worker import lease_for
 
+        lease = lease_for(config, sessions)
+        if not lease.acquire():
+            click.echo(f"forumsync: another forumsync ({lease.holder()}) is running on this "
+                       "database; its worker sends the digest", err=True)
+            sys.exit(EXIT_SOME_FAILED)
         try:
             topic = digest.send(session, built, config, build_clients(config).forum, utcnow())
         except ServiceError as exc:
             click.echo(f"forumsync: digest not sent: {exc}", err=True)
             sys.exit(EXIT_SOME_FAILED)
+        finally:
+            lease.release()
     click.echo(f"digest for {built.key} sent: topic {topic}")
 
 

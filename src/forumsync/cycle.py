@@ -85,8 +85,8 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
         for number in observation.pulls.keys() - failed_pulls:  # synced fine this time
             store.resolve_problem(session, "sync-failed", f"pr-{number}", now)
         # what failed is read again next cycle; everything else moves on
-        observer.cursors.save(session, observer.failed_pulls | failed_pulls,
-                              observer.failed_paths | failed_paths)
+        observer.cursors.save(session, observer.failed_pulls | failed_pulls | plan.deferred_pulls,
+                              observer.failed_paths | failed_paths | plan.deferred_paths)
     return report
 
 
@@ -210,8 +210,8 @@ class _Observer:
         comment, a label or the service's own write bumps a PR without changing them)."""
         before = self.stored.pulls.get(pull.number)
         state = "merged" if pull.merged else pull.state
-        unchanged = before is not None and before.head_sha == pull.head_sha and \
-            before.state == state and bool(pull.head_sha)
+        unchanged = before is not None and before.spec_id is not None and bool(pull.head_sha) \
+            and before.head_sha == pull.head_sha and before.state == state
         files = () if unchanged else tuple(self.repo.pull_files(pull.number))
         head_doc = None
         spec_files = [f for f in files if is_spec_path(f.filename) and f.status != "removed"]
@@ -313,9 +313,10 @@ class _Observer:
         accepted = self.config.discourse.accepted_category_id
         marked = bool(stage_tags & set(topic.tags)) or (accepted and topic.category_id == accepted)
         if read_revisions and first is not None and marked:
-            before = self.stored.threads.get(topic_id)  # only the revisions not read yet
+            # from the last one read: Discourse folds a quick second edit into it
+            before = self.stored.threads.get(topic_id)
             revisions = tuple(self.forum.first_post_revisions(
-                first.id, before.revision if before else 1))
+                first.id, max(1, before.revision - 1) if before else 1))
         return ThreadObservation(topic.id, topic.slug, topic.title, topic.category_id,
                                  topic.tags, topic.created_at, topic.last_posted_at,
                                  topic.posts, revisions)
@@ -364,7 +365,10 @@ class _Observer:
     def _committee(self, pulls: dict[int, PullObservation],
                    threads: dict[int, ThreadObservation]) -> Committee:
         """Committee lists, read only in a cycle that has a change to judge."""
-        if not any(p.events for p in pulls.values()) and not any(
+        retagged = any(t.tags != self.stored.threads[t.id].tags
+                       or t.category_id != self.stored.threads[t.id].category_id
+                       for t in threads.values() if t.id in self.stored.threads)
+        if not retagged and not any(p.events for p in pulls.values()) and not any(
                 t.revisions for t in threads.values()):
             return Committee(None, None)
         github = forum = None

@@ -202,7 +202,7 @@ def send(session: Session, digest: Digest, config: Config, forum: ForumClient,
     """Post the digest once for its period; returns the topic id, or None if not sent."""
     if digest.is_empty() or already_sent(session, digest):
         return None
-    title = f"SPEC digest — {digest.period:%Y-%m-%d}"
+    title = f"SPEC digest — {digest.period:%Y-%m-%d %H:%M} UTC"  # titles must be unique
     body = with_marker(render(digest), digest.key)
     tag = marker(digest.key)
     if config.digest.category_id:

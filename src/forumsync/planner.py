@@ -136,10 +136,12 @@ class _Cycle:
     # --- driver --------------------------------------------------------------------------
 
     def plan(self) -> Plan:
-        for number in sorted(self.obs.pulls):
-            self._track_pull(self.obs.pulls[number])
+        unattached = [seen for number, seen in sorted(self.obs.pulls.items())
+                      if not self._track_pull(seen)]
         for path in sorted(self.obs.main_docs):
             self._track_main_doc(self.obs.main_docs[path])
+        for seen in unattached:  # an edit to a SPEC first seen on main in this same cycle
+            self._attach_by_path(seen)
         for pr, topic in self.stored.manual_links.items():  # applied even if nothing changed
             index = self._find("introducing_pr", pr)
             if index is not None and self.specs[index].thread_id != topic:
@@ -158,7 +160,15 @@ class _Cycle:
         self._remember_observed()
         self._report_number_clashes()
         self.result.specs = [self.specs[i] for i in sorted(self.touched)
-                             if i not in self.dropped and not _absorbed(self.specs[i], self.specs)]
+                             if i not in self.dropped and i not in self.deferred
+                             and not _absorbed(self.specs[i], self.specs)]
+        for index in self.deferred:  # applied as a whole next cycle: read it all again then
+            spec = self.specs[index]
+            self.result.deferred_pulls.update(spec.pulls)
+            self.result.deferred_pulls.update([spec.introducing_pr] if spec.introducing_pr
+                                              else [])
+            self.result.deferred_paths.update([spec.path] if spec.path else [])
+            self.result.problems.extend(spec.problems)
         return self.result
 
     # --- tracking --------------------------------------------------------------------------
@@ -173,17 +183,10 @@ class _Cycle:
         self.touched.add(index)
         return self.specs[index]
 
-    def _track_pull(self, seen: PullObservation) -> None:
+    def _track_pull(self, seen: PullObservation) -> bool:
+        """Find or start the SPEC a PR belongs to; False when it belongs to none (yet)."""
         pull = seen.pull
-        files = [f for f in seen.files if is_spec_path(f.filename) or (
-            f.previous_filename and is_spec_path(f.previous_filename))]
-        added = sorted(f.filename for f in files if f.status == "added")
-        removed = sorted(f.filename for f in files if f.status == "removed")
-        renames = {f.previous_filename: f.filename for f in files
-                   if f.status == "renamed" and f.previous_filename}
-        if len(added) == 1 and len(removed) == 1:  # a rename shown as delete plus add
-            renames.setdefault(removed[0], added[0])
-        touched = sorted({f.filename for f in files if f.status != "added"} | set(renames))
+        added = sorted(f.filename for f in _spec_files(seen) if f.status == "added")
         index = self._find("introducing_pr", pull.number)
         before = self.stored.pulls.get(pull.number)
         if index is None and not seen.files and before is not None and before.spec_id:
@@ -192,25 +195,17 @@ class _Cycle:
                 spec = self._touch(owner)
                 spec.pulls += (pull.number,)
                 _note_pull_activity(spec, seen)
-            return
-        if index is None:
-            for path in touched:  # an edit, publication, endorsement or rename of a SPEC
-                index = self._find("path", path)
-                if index is not None:
-                    spec = self._touch(index)
-                    spec.pulls += (pull.number,)
-                    _note_pull_activity(spec, seen)
-                    if pull.merged and path in renames:
-                        spec.path = renames[path]  # renumbered or renamed on main
-                    return
+            return True
+        if index is None and self._attach_by_path(seen):
+            return True
         if index is None:
             if not added and NEW_SPEC_LABEL not in pull.labels:
-                return  # not about a SPEC: not tracked
+                return False  # not about a SPEC (or about one not known yet)
             if not added:
                 self.result.problems.append(ProblemNote(
                     "no-spec-file", f"pr-{pull.number}",
                     f"PR #{pull.number} is labelled {NEW_SPEC_LABEL!r} but adds no SPEC file"))
-                return
+                return True
             self.specs.append(SpecPlan(key=f"pr-{pull.number}", spec_id=None, stage=Stage.DRAFT,
                                        introducing_pr=pull.number, title=pull.title))
             self.fresh.add(f"pr-{pull.number}")
@@ -224,6 +219,28 @@ class _Cycle:
             spec.path = added[0]
         _note_pull_activity(spec, seen)
         self._pull_signals(index, seen)
+        return True
+
+    def _attach_by_path(self, seen: PullObservation) -> bool:
+        """An edit, publication, endorsement or rename of a SPEC already known by its file."""
+        files = _spec_files(seen)
+        removed = sorted(f.filename for f in files if f.status == "removed")
+        added = sorted(f.filename for f in files if f.status == "added")
+        renames = {f.previous_filename: f.filename for f in files
+                   if f.status == "renamed" and f.previous_filename}
+        if len(added) == 1 and len(removed) == 1:  # a rename shown as delete plus add
+            renames.setdefault(removed[0], added[0])
+        touched = sorted({f.filename for f in files if f.status != "added"} | set(renames))
+        for path in touched:
+            index = self._find("path", path)
+            if index is not None:
+                spec = self._touch(index)
+                spec.pulls += (seen.pull.number,)
+                _note_pull_activity(spec, seen)
+                if seen.pull.merged and path in renames:
+                    spec.path = renames[path]  # renumbered or renamed on main
+                return True
+        return False
 
     def _track_main_doc(self, doc: SpecDocument) -> None:
         index = self._find("path", doc.path)
@@ -255,12 +272,13 @@ class _Cycle:
             else self._doc_url(doc.path)
         actor = merged.pull.merged_by or "" if merged else ""
         name = texts.spec_name(spec.number, spec.introducing_pr)
+        by = f"pr-{merged.pull.number}" if merged else "main"
         if before_draft and not doc.is_draft:
-            self._announce(index, at, f"published:{doc.path}",
+            self._announce(index, at, f"published:{doc.path}:{by}",
                            texts.published_note(name, url if merged else None))
         new_endorsers = [p for p in spec.endorsed_by if p not in before_endorsed]
         for count, project in enumerate(new_endorsers, start=len(before_endorsed) + 1):
-            self._announce(index, at, f"endorsed:{doc.path}:{project}",
+            self._announce(index, at, f"endorsed:{doc.path}:{project}:{by}",
                            texts.endorsed_note(name, project, count, url if merged else None))
         new_stage = stage_of_document(doc, self.obs.core_projects)
         if new_stage != _file_stage(bool(before_draft), before_endorsed):
@@ -485,6 +503,8 @@ class _Cycle:
             return None
         if self.specs[index].key in self.fresh and signal.at < self.quiet_before:
             return None  # history from before the service watched: taken as it is
+        if not signal.actor:
+            return "no one could be named for this change (no revision or event records it)"
         members = self.obs.committee.github if signal.side == "github" else \
             self.obs.committee.forum
         if signal.kind in ("closed", "reopened"):
@@ -674,7 +694,7 @@ class _Cycle:
     def _remember_observed(self) -> None:
         """Everything seen is remembered as seen, except what waits to be judged again."""
         waiting = [self.specs[i] for i in self.deferred]
-        skip_pulls = {s.introducing_pr for s in waiting}
+        skip_pulls = {s.introducing_pr for s in waiting} | {n for s in waiting for n in s.pulls}
         skip_threads = {s.thread_id for s in waiting}
         for number in self.obs.pulls.keys() - skip_pulls:
             self.result.pulls.setdefault(number, self._pull_state(number))
@@ -720,6 +740,11 @@ def _absorbed(spec: SpecPlan, specs: list[SpecPlan]) -> bool:
 
 def _pull_state(pull) -> str:
     return "merged" if pull.merged else pull.state
+
+
+def _spec_files(seen: PullObservation) -> list:
+    return [f for f in seen.files if is_spec_path(f.filename) or (
+        f.previous_filename and is_spec_path(f.previous_filename))]
 
 
 def _note_pull_activity(spec: SpecPlan, seen: PullObservation) -> None:
