@@ -148,7 +148,8 @@ def test_demo_tells_the_story_offline(tmp_path: Path) -> None:
     out = done.stdout
     for expected in ("idea -> accepted (mirrored, by @chair on discourse)",
                      "reply on topic", "labels -spec-published", "ignored",
-                     "draft -> published (mirrored on github)", "new topic in category 9",
+                     "draft -> published (mirrored, by @chair on github)",
+                     "new topic in category 9", "### Stalled: draft", "Typing stubs",
                      "== forumsync status"):
         assert expected in out, expected
     quiet = out.split("== 8. A quiet cycle")[1].split("==")[0]

@@ -232,7 +232,7 @@ class _Observer:
             return True
         state = "merged" if pull.merged else pull.state
         if before is None:
-            return touches_spec and state == "closed"
+            return touches_spec and state in ("closed", "merged")  # who closed or merged it
         return before.state != state
 
     def _main_docs(self) -> tuple[dict[str, SpecDocument], frozenset[str]]:

@@ -2,8 +2,9 @@
 
 A proposer posts an idea, the committee accepts it on the forum, the SPEC pull request
 opens, someone outside the committee tries to publish it, the committee merges it as a draft
-and then publishes it; a second PR arrives with no thread. After each step one sync cycle
-runs and the demo shows what appeared on each side.
+and then publishes it; a second PR arrives with no thread; weeks pass and the committee gets
+its digest. After each step one sync cycle runs and the demo shows what appeared on each
+side.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from forumsync import digest
 from forumsync.cycle import build_clients, run_cycle
 from forumsync.db import open_database
 from forumsync.sandbox import Sandbox
 from forumsync.status import render_table, status_rows
 
 IDEAS = 9
+COMMITTEE = "spec-steering-committee"
 
 
 def spec_text(number: int, title: str, draft: bool = True) -> str:
@@ -96,9 +99,16 @@ def run_demo(echo: Callable[[str], None] = print, database: Path | None = None) 
         box.clock.advance(hours=2)
         step("8. A quiet cycle", "Nothing changed; forumsync reads and writes nothing new.")
 
+        box.clock.advance(days=35)
+        step("9. Five weeks pass", "Nobody posts, comments, reviews or commits.")
         with sessions() as session:
+            built = digest.collect(session, config, box.clock.now())
+            topic_id = digest.send(session, built, config, clients.forum, box.clock.now())
             rows = status_rows(session, box.clock.now(), config)
-        echo("\n== forumsync status\n" + render_table(rows))
+        echo(f"\n== 10. The committee digest, sent as a message to {COMMITTEE} "
+             f"(topic {topic_id})\n")
+        echo(digest.render(built))
+        echo("== forumsync status\n" + render_table(rows))
         echo(f"\n{box.request_total()} requests served by the sandbox in all.")
         return failures
 

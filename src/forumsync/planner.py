@@ -270,7 +270,7 @@ class _Cycle:
         at = merged.pull.merged_at if merged and merged.pull.merged_at else self.obs.now
         url = (merged.pull.html_url or self.settings.pull_url(merged.pull.number)) if merged \
             else self._doc_url(doc.path)
-        actor = merged.pull.merged_by or "" if merged else ""
+        actor = (merged.pull.merged_by or _last_actor(merged, "merged")) if merged else ""
         name = texts.spec_name(spec.number, spec.introducing_pr)
         by = f"pr-{merged.pull.number}" if merged else "main"
         if before_draft and not doc.is_draft:
@@ -752,8 +752,9 @@ def _note_pull_activity(spec: SpecPlan, seen: PullObservation) -> None:
     pull = seen.pull
     _note_activity(spec, Activity(pull.created_at, pull.author, "opened"))
     _note_activity(spec, seen.activity)
-    if pull.merged and pull.merged_at:
-        _note_activity(spec, Activity(pull.merged_at, pull.merged_by or "", "merged"))
+    if pull.merged and pull.merged_at:  # list items do not say who merged; events do
+        merger = pull.merged_by or _last_actor(seen, "merged") or _last_actor(seen, "closed")
+        _note_activity(spec, Activity(pull.merged_at, merger, "merged"))
 
 
 def _note_activity(spec: SpecPlan, activity: Activity | None) -> None:
