@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from forumsync.cycle import Clients
+from forumsync.db import open_database
 from forumsync.sandbox import Sandbox
 from tests.test_e2e import World
 
@@ -41,8 +42,10 @@ class CrashAfter:
         return write
 
 
-def crashing(clients: Clients, after: int) -> Clients:
-    budget = [after]
+def crashing(clients: Clients, after: int, budget: list[int] | None = None) -> Clients:
+    """Clients that die after the `after`-th write; `budget` counts down as writes happen."""
+    budget = budget if budget is not None else [after]
+    budget[:] = [after]
     return Clients(CrashAfter(clients.forum, budget), CrashAfter(clients.repo, budget))
 
 
@@ -75,9 +78,8 @@ def count_writes(tmp_path: Path) -> int:
     with Sandbox() as box:
         world = World(box, tmp_path / "count.db")
         scenario(world)
-        budget = [10**6]
-        world.sync(Clients(CrashAfter(world.clients.forum, budget),
-                           CrashAfter(world.clients.repo, budget)))
+        budget: list[int] = []
+        world.sync(crashing(world.clients, 10**6, budget))
         return 10**6 - budget[0]
 
 
@@ -109,11 +111,7 @@ def test_a_lost_database_duplicates_nothing(tmp_path: Path) -> None:
         scenario(world)
         world.sync()
         before = footprint(world)
-        replacement = World.__new__(World)
-        replacement.__dict__.update(world.__dict__)
-        from forumsync.db import open_database
-
-        replacement.sessions = open_database(f"sqlite:///{tmp_path / 'second.db'}")
-        replacement.sync()
-        replacement.sync()
-        assert footprint(replacement) == before
+        world.sessions = open_database(f"sqlite:///{tmp_path / 'second.db'}")  # all forgotten
+        world.sync()
+        world.sync()
+        assert footprint(world) == before

@@ -79,17 +79,21 @@ def tag_names(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _topic_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a listing entry and a topic view share, under the same names."""
+    return {
+        "id": int(item["id"]),
+        "slug": item.get("slug") or "",
+        "title": item.get("title") or "",
+        "category_id": _int_or_none(item.get("category_id")),
+        "tags": tag_names(item.get("tags")),
+        "created_at": _required_time(item, "created_at"),
+        "last_posted_at": parse_iso(item.get("last_posted_at")),
+    }
+
+
 def parse_topic_summary(item: Mapping[str, Any]) -> TopicSummary:
-    return TopicSummary(
-        id=int(item["id"]),
-        slug=item.get("slug") or "",
-        title=item.get("title") or "",
-        category_id=_int_or_none(item.get("category_id")),
-        tags=tag_names(item.get("tags")),
-        created_at=_required_time(item, "created_at"),
-        last_posted_at=parse_iso(item.get("last_posted_at")),
-        posts_count=int(item.get("posts_count") or 0),
-    )
+    return TopicSummary(**_topic_fields(item), posts_count=int(item.get("posts_count") or 0))
 
 
 def last_activity(item: Mapping[str, Any]) -> datetime | None:
@@ -165,16 +169,7 @@ def parse_topic(
     topic_id = int(payload["id"])
     by_id = {int(p["id"]): p for p in [*loaded_posts(payload), *more_posts]}
     posts = sorted((parse_post(p, topic_id) for p in by_id.values()), key=lambda p: p.post_number)
-    return ForumTopic(
-        id=topic_id,
-        slug=payload.get("slug") or "",
-        title=payload.get("title") or "",
-        category_id=_int_or_none(payload.get("category_id")),
-        tags=tag_names(payload.get("tags")),
-        created_at=_required_time(payload, "created_at"),
-        last_posted_at=parse_iso(payload.get("last_posted_at")),
-        posts=tuple(posts),
-    )
+    return ForumTopic(**_topic_fields(payload), posts=tuple(posts))
 
 
 def parse_revision(payload: Mapping[str, Any]) -> TopicRevision:
