@@ -11,7 +11,7 @@ from datetime import datetime
 
 from forumsync.records import Activity
 from forumsync.stages import Stage
-from forumsync.state import PullState, ThreadState
+from forumsync.state import PullState, StageSet, ThreadState
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class StageChange:
     actor: str
     side: str  # github, discourse
     occurred_at: datetime
-    outcome: str  # mirrored, ignored, conflict, initial
+    outcome: str  # mirrored, ignored, conflict, initial, retired, restored
     reason: str = ""
 
     def describe(self, spec_key: str) -> str:
@@ -103,9 +103,13 @@ class StageChange:
 
 @dataclass(frozen=True)
 class ProblemNote:
+    """A problem to report. `scope` names what raised it: once that source is read again
+    without raising it, the problem is resolved."""
+
     kind: str
     subject: str
     message: str
+    scope: str = ""
 
 
 @dataclass
@@ -131,6 +135,11 @@ class SpecPlan:
     problems: list[ProblemNote] = field(default_factory=list)
     link_from: str | None = None  # key of the CreateThread effect whose topic becomes the link
     link_refused: bool = False  # a link was given but could not be taken (reported)
+    stage_set: StageSet | None = None
+    lost_thread_id: int | None = None
+    history_read: bool = False
+    history_discussion: str | None = None
+    scopes: set[str] = field(default_factory=set)  # problem sources read again this cycle
 
 
 @dataclass
@@ -141,3 +150,4 @@ class Plan:
     problems: list[ProblemNote] = field(default_factory=list)  # not tied to one SPEC
     deferred_pulls: set[int] = field(default_factory=set)  # read again next cycle
     deferred_paths: set[str] = field(default_factory=set)
+    scopes: set[str] = field(default_factory=set)  # problem sources read again (not per SPEC)

@@ -38,6 +38,7 @@ HEAD_CURSOR = "github:default-branch"
 BLOBS_CURSOR = "github:spec-blobs"
 # Re-read PRs a little before the cursor: GitHub's updated_at ordering is not transactional.
 CURSOR_OVERLAP = timedelta(minutes=2)
+HISTORY_READS = 5  # versions of a SPEC file read back in search of its `discussion:` link
 
 
 @dataclass
@@ -170,10 +171,11 @@ class _Observer:
         except ServiceError as exc:
             self.failures.append(str(exc))
         committee = self._committee(pulls, threads)
+        history = self._history_discussions(docs)
         return Observation(now=self.now, pulls=pulls, threads=threads, main_docs=docs,
                            core_projects=core, committee=committee,
-                           slugs=self._slugs(pulls, docs),
-                           own_accounts=self._own_accounts(pulls))
+                           slugs=self._slugs(pulls, docs, history),
+                           own_accounts=self._own_accounts(pulls), history_discussions=history)
 
     # --- GitHub ------------------------------------------------------------------------------
 
@@ -210,12 +212,12 @@ class _Observer:
         comment, a label or the service's own write bumps a PR without changing them)."""
         before = self.stored.pulls.get(pull.number)
         state = "merged" if pull.merged else pull.state
-        unchanged = before is not None and before.spec_id is not None and bool(pull.head_sha) \
+        unchanged = before is not None and bool(before.spec_ids) and bool(pull.head_sha) \
             and before.head_sha == pull.head_sha and before.state == state
         files = () if unchanged else tuple(self.repo.pull_files(pull.number))
         head_doc = None
         spec_files = [f for f in files if is_spec_path(f.filename) and f.status != "removed"]
-        tracked = bool(spec_files) or (before is not None and before.spec_id is not None)
+        tracked = bool(spec_files) or (before is not None and bool(before.spec_ids))
         if spec_files and pull.state == "open":
             head_doc = self._document(spec_files[0].filename, pull.head_sha or "HEAD")
         events = tuple(self.repo.issue_events(pull.number)) if self._needs_events(
@@ -224,11 +226,13 @@ class _Observer:
         return PullObservation(pull, files, head_doc, events, activity)
 
     def _needs_events(self, pull: PullRecord, touches_spec: bool) -> bool:
-        """Events name who changed a stage label or closed a PR; read them only then."""
+        """Events name who added or removed a stage label or closed a PR; read them only
+        then. Labels compare without regard to case, as GitHub does."""
         before = self.stored.pulls.get(pull.number)
-        stage_labels = set(self.config.github.stage_labels.values())
-        new_labels = set(pull.labels) - set(before.labels if before else ())
-        if new_labels & stage_labels:
+        stage_labels = {n.casefold() for n in self.config.github.stage_labels.values()}
+        now_labels = {n.casefold() for n in pull.labels}
+        before_labels = {n.casefold() for n in (before.labels if before else ())}
+        if (now_labels ^ before_labels) & stage_labels:
             return True
         state = "merged" if pull.merged else pull.state
         if before is None:
@@ -268,6 +272,30 @@ class _Observer:
                 raise
             self.problems.append(ProblemNote("bad-spec-file", f"{path}@{ref}", str(exc)))
             return None
+
+    def _history_discussions(self, docs: dict[str, SpecDocument]) -> dict[str, str | None]:
+        """Older SPECs lost `discussion:` in January 2025: for a file without it whose SPEC
+        has no thread, the link of the file's last version that had one. Read once per SPEC
+        (the planner remembers the answer, found or not)."""
+        known = {s.path: s for s in self.stored.specs if s.path}
+        found: dict[str, str | None] = {}
+        for path, doc in sorted(docs.items()):
+            spec = known.get(path)
+            if doc.discussion is not None or (spec is not None and (
+                    spec.thread_id is not None or spec.history_read)):
+                continue
+            try:
+                found[path] = self._discussion_in_history(path)
+            except ServiceError as exc:
+                self.failures.append(str(exc))
+        return found
+
+    def _discussion_in_history(self, path: str) -> str | None:
+        for sha in self.repo.file_commits(path)[1:HISTORY_READS + 1]:  # [0]: today's file
+            doc = self._document(path, sha)
+            if doc is not None and doc.discussion is not None:
+                return doc.discussion
+        return None
 
     # --- Discourse ---------------------------------------------------------------------------
 
@@ -311,22 +339,24 @@ class _Observer:
         first = topic.first_post
         stage_tags = set(self.config.discourse.stage_tags.values())
         accepted = self.config.discourse.accepted_category_id
-        marked = bool(stage_tags & set(topic.tags)) or (accepted and topic.category_id == accepted)
+        before = self.stored.threads.get(topic_id)
+        tags_seen = set(topic.tags) | set(before.tags if before else ())  # added or removed
+        marked = bool(stage_tags & tags_seen) or (accepted and topic.category_id == accepted)
         if read_revisions and first is not None and marked:
             # from the last one read: Discourse folds a quick second edit into it
-            before = self.stored.threads.get(topic_id)
             revisions = tuple(self.forum.first_post_revisions(
                 first.id, max(1, before.revision - 1) if before else 1))
         return ThreadObservation(topic.id, topic.slug, topic.title, topic.category_id,
                                  topic.tags, topic.created_at, topic.last_posted_at,
                                  topic.posts, revisions)
 
-    def _slugs(self, pulls: dict[int, PullObservation],
-               docs: dict[str, SpecDocument]) -> dict[str, int]:
+    def _slugs(self, pulls: dict[int, PullObservation], docs: dict[str, SpecDocument],
+               history: dict[str, str | None]) -> dict[str, int]:
         slugs: dict[str, int] = {}
         sources = [(seen.pull.body, seen.head_doc.discussion if seen.head_doc else None)
                    for seen in pulls.values()]
         sources += [(None, doc.discussion) for doc in docs.values()]
+        sources += [(None, discussion) for discussion in history.values()]
         for texts in sources:
             for text in filter(None, texts):
                 for ref in thread_refs_in(text, self.config.discourse.url):

@@ -12,8 +12,10 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from forumsync import store
 from forumsync.config import Config
-from forumsync.markers import marker, with_marker
+from forumsync.executor import external_id
+from forumsync.markers import with_marker
 from forumsync.models import DigestSent, Problem, Spec, StageEvent
 from forumsync.planner import PlanSettings
 from forumsync.safetext import safe_copy
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from forumsync.forum import ForumClient
 
 OPEN_STAGES = [Stage.IDEA, Stage.ACCEPTED, Stage.DRAFT, Stage.PUBLISHED]
+# problems that are events: they stand until a digest has told the committee
+REPORTED_ONCE = ("ignored-change", "conflict", "write-dropped")
 KEEPS_FAILING = 2  # a SPEC whose sync failed this many cycles running is reported
 
 
@@ -117,6 +121,8 @@ def collect(session: Session, config: Config, now: datetime) -> Digest:
     digest.number_clashes = [p.message for p in open_problems if p.kind == "number-clash"]
     digest.failing = [f"{p.message} ({p.count} cycles)" for p in open_problems
                       if p.kind == "sync-failed" and p.count >= KEEPS_FAILING]
+    digest.failing += [p.message for p in open_problems
+                       if p.kind in ("write-refused", "write-dropped")]
     events = select(StageEvent).where(StageEvent.outcome.in_(("ignored", "conflict")),
                                       StageEvent.id > seen_events)
     digest.last_event_id = session.scalar(select(func.max(StageEvent.id))) or 0
@@ -204,15 +210,16 @@ def send(session: Session, digest: Digest, config: Config, forum: ForumClient,
         return None
     title = f"SPEC digest — {digest.period:%Y-%m-%d %H:%M} UTC"  # titles must be unique
     body = with_marker(render(digest), digest.key)
-    tag = marker(digest.key)
-    if config.digest.category_id:
-        found = forum.find_own_topic(tag, title)
-        topic = found or forum.create_topic(title, body, config.digest.category_id).topic_id
-    else:
-        found = forum.find_own_message(tag, title)
-        topic = found or forum.send_group_message(config.discourse.committee_group, title,
-                                                  body).topic_id
+    key = external_id(digest.key)  # found again by its key, never by its title
+    topic = forum.topic_by_external_id(key)
+    if topic is None and config.digest.category_id:
+        topic = forum.create_topic(title, body, config.digest.category_id,
+                                   external_id=key).topic_id
+    elif topic is None:
+        topic = forum.send_group_message(config.discourse.committee_group, title, body,
+                                         external_id=key).topic_id
     session.add(DigestSent(period=digest.key, sent_at=now, remote_id=str(topic),
                            last_event_id=digest.last_event_id))
+    store.resolve_reported(session, REPORTED_ONCE, now)
     session.commit()
     return str(topic)

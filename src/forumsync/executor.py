@@ -4,15 +4,20 @@ Order matters for crash safety. For each SPEC the remote writes go first, each r
 the ledger as soon as it is made; the SPEC's new state is committed only after all of them.
 A crash anywhere leaves the old state in the database, so the next cycle plans the same
 writes under the same keys, and finds each one either in the ledger or, when the ledger lost
-it, on the remote side by its hidden marker.
+it, on the remote side by its key (a hidden marker, or a new topic's external id).
+
+A write the remote side refuses for good (a 4xx) holds back nothing else of its SPEC: it is
+reported, kept in the ledger and retried with backoff, and dropped with a report when its
+target is gone (404) or after `MAX_ATTEMPTS`. Only a transient failure (5xx, timeout, rate
+limit) fails the SPEC as a whole, to be planned and applied again next cycle.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +35,7 @@ from forumsync.actions import (
     SetThreadTags,
     SpecPlan,
 )
-from forumsync.errors import ServiceError
+from forumsync.errors import NotFound, ServiceError, backoff_delay
 from forumsync.markers import marker, with_marker
 
 if TYPE_CHECKING:
@@ -38,6 +43,12 @@ if TYPE_CHECKING:
     from forumsync.repo import RepoClient
 
 log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+RETRY_BASE = timedelta(minutes=5)
+RETRY_CAP = timedelta(days=1)
+EFFECT_TYPES = {t.__name__: t for t in (SetPullLabels, SetThreadTags, MoveThread, ReplyOnThread,
+                                         CommentOnPull, CreateThread)}
 
 
 @dataclass
@@ -92,11 +103,13 @@ class Executor:
         self.heartbeat = heartbeat or (lambda: None)
 
     def apply(self, plan: Plan, report: CycleReport) -> tuple[set[int], set[str]]:
-        """Apply every SPEC's writes; returns the PRs and SPEC files of SPECs that failed,
-        which the next cycle reads again."""
+        """Retry refused writes that are due, then apply every SPEC's writes; returns the
+        PRs and SPEC files of SPECs that failed, which the next cycle reads again."""
+        self.retry_refused(report)
         failed_pulls: set[int] = set()
         failed_paths: set[str] = set()
         failed_threads: set[int] = set()
+        scopes, raised = set(plan.scopes), {(n.kind, n.subject[:200]) for n in plan.problems}
         for spec in plan.specs:
             self.heartbeat()
             try:
@@ -111,6 +124,9 @@ class Executor:
                     store.note_problem(session, ProblemNote(
                         "sync-failed", spec.key, f"sync of {spec.key} failed: {exc}"),
                         self.now, spec.spec_id)
+                continue
+            scopes |= spec.scopes
+            raised |= {(n.kind, n.subject[:200]) for n in spec.problems}
         owners = {pr: spec.spec_id for spec in plan.specs
                   for pr in (*spec.pulls, spec.introducing_pr) if pr}
         with self.sessions.begin() as session:
@@ -123,6 +139,7 @@ class Executor:
             for note in plan.problems:
                 store.note_problem(session, note, self.now)
                 report.problems.append(note.message)
+            store.heal(session, scopes, raised, self.now)
         return failed_pulls, failed_paths
 
     def _apply_spec(self, spec: SpecPlan, report: CycleReport) -> None:
@@ -130,23 +147,36 @@ class Executor:
         for effect in spec.effects:
             if isinstance(effect, CommentOnPull) and "{thread_url}" in effect.body:
                 topic = created.get(spec.link_from or "") or spec.thread_id
-                effect = CommentOnPull(effect.key, effect.pr, effect.body.replace(
-                    "{thread_url}", self.thread_url(int(topic)) if topic else "(none)"))
+                if not topic:  # its thread was refused: the comment waits for it
+                    self._refuse(effect, spec.spec_id, report, "waits for its thread",
+                                 link_from=spec.link_from)
+                    continue
+                effect = _with_thread_url(effect, self.thread_url(int(topic)))
             remote_id = self._perform(effect, spec.spec_id, report)
             created[effect.key] = remote_id or ""
         if spec.link_from and created.get(spec.link_from):
             spec.thread_id = int(created[spec.link_from])
+        elif spec.link_from:
+            spec.thread_id, spec.link_method = None, None  # its thread was refused
         with self.sessions.begin() as session:
             store.save_spec(session, spec, self.now)
             store.resolve_problem(session, "sync-failed", spec.key, self.now)
         report.add_outcome(spec)
 
-    def _perform(self, effect: Effect, spec_id: int | None, report: CycleReport) -> str | None:
+    def _perform(self, effect: Effect, spec_id: int | None, report: CycleReport,
+                 ) -> str | None:
+        """Write once per key; a refused write is reported and kept for a later retry."""
         with self.sessions() as session:
             done = store.effect_done(session, effect.key)
         if done is not None:
-            return done.remote_id
-        remote_id = self._write(effect)
+            return done.remote_id if done.status == "done" else None
+        try:
+            remote_id = self._write(effect)
+        except ServiceError as exc:
+            if exc.transient:
+                raise
+            self._refuse(effect, spec_id, report, str(exc), gone=isinstance(exc, NotFound))
+            return None
         with self.sessions.begin() as session:
             store.record_effect(session, effect.key, _kind(effect), _target(effect), remote_id,
                                 spec_id)
@@ -154,8 +184,58 @@ class Executor:
         log.info("%s", effect.describe())
         return remote_id
 
+    def _refuse(self, effect: Effect, spec_id: int | None, report: CycleReport, error: str,
+                *, attempts: int = 1, gone: bool = False, link_from: str | None = None) -> None:
+        dropped = gone or attempts >= MAX_ATTEMPTS
+        wait = timedelta(seconds=backoff_delay(attempts - 1, RETRY_CAP.total_seconds(),
+                                               RETRY_BASE.total_seconds()))
+        payload = effect_payload(effect) | ({"link_from": link_from} if link_from else {})
+        with self.sessions.begin() as session:
+            store.record_refused(session, effect.key, _kind(effect), _target(effect), spec_id,
+                                 payload, error, None if dropped else self.now + wait, attempts)
+            if dropped:
+                store.resolve_problem(session, "write-refused", effect.key, self.now)
+                why = "its target is gone" if gone else f"refused {attempts} times"
+                note = ProblemNote("write-dropped", effect.key,
+                                   f"{effect.describe()} was dropped ({why}): {error}")
+            else:
+                note = ProblemNote("write-refused", effect.key,
+                                   f"{effect.describe()} was refused (attempt {attempts}, next "
+                                   f"in {_span(wait)}): {error}")
+            store.note_problem(session, note, self.now, spec_id)
+        report.problems.append(note.message)
+        log.warning("%s", note.message)
+
+    def retry_refused(self, report: CycleReport) -> None:
+        """Try again the refused writes whose backoff has passed."""
+        with self.sessions() as session:
+            due = store.due_refused(session, self.now)
+        for row in due:
+            effect = effect_from_payload(row.payload or {})
+            if isinstance(effect, CommentOnPull) and "{thread_url}" in effect.body:
+                with self.sessions() as session:
+                    thread = store.effect_done(session, (row.payload or {}).get("link_from", ""))
+                if thread is None or thread.status != "done" or not thread.remote_id:
+                    continue  # its thread is not there yet
+                effect = _with_thread_url(effect, self.thread_url(int(thread.remote_id)))
+            try:
+                remote_id = self._write(effect)
+            except ServiceError as exc:
+                if not exc.transient:
+                    self._refuse(effect, row.spec_id, report, str(exc),
+                                 attempts=row.attempts + 1, gone=isinstance(exc, NotFound))
+                continue
+            with self.sessions.begin() as session:
+                done = store.effect_done(session, row.key)
+                done.status, done.remote_id, done.next_attempt_at = "done", remote_id, None
+                store.resolve_problem(session, "write-refused", row.key, self.now)
+                if isinstance(effect, CreateThread) and row.spec_id and remote_id:
+                    store.link_created_thread(session, row.spec_id, int(remote_id), self.now)
+            report.actions.append(effect.describe())
+            log.info("%s (retried)", effect.describe())
+
     def _write(self, effect: Effect) -> str | None:
-        """The remote write itself, skipped when the remote side already holds its marker."""
+        """The remote write itself, skipped when the remote side already holds its key."""
         tag = marker(effect.key)
         match effect:
             case ReplyOnThread(key, topic_id, body):
@@ -165,11 +245,11 @@ class Executor:
                 found = self.repo.find_comment_containing(pr, tag)
                 return str(found or self.repo.create_comment(pr, with_marker(body, key)))
             case CreateThread(key, title, body, category_id, tags):
-                found = self.forum.find_own_topic(tag, title)
+                found = self.forum.topic_by_external_id(external_id(key))
                 if found:
                     return str(found)
                 return str(self.forum.create_topic(title, with_marker(body, key), category_id,
-                                                   tags).topic_id)
+                                                   tags, external_id=external_id(key)).topic_id)
             case SetPullLabels(_, pr, add, remove):
                 for name in add:
                     self.repo.add_label(pr, name)
@@ -183,6 +263,30 @@ class Executor:
                 self.forum.set_category(topic_id, category_id)
                 return None
         raise TypeError(f"unknown effect {effect!r}")  # pragma: no cover
+
+
+def external_id(key: str) -> str:
+    """A topic's stable id on Discourse: the service's idea of it, never its title."""
+    return "forumsync-" + key.replace(":", "-")
+
+
+def effect_payload(effect: Effect) -> dict:
+    return {"type": type(effect).__name__, **asdict(effect)}
+
+
+def effect_from_payload(payload: dict) -> Effect:
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in payload.items()
+              if k not in ("type", "link_from")}
+    return EFFECT_TYPES[payload["type"]](**fields)
+
+
+def _with_thread_url(effect: CommentOnPull, url: str) -> CommentOnPull:
+    return CommentOnPull(effect.key, effect.pr, effect.body.replace("{thread_url}", url))
+
+
+def _span(wait: timedelta) -> str:
+    minutes = int(wait.total_seconds() // 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
 
 
 def _kind(effect: Effect) -> str:

@@ -147,6 +147,7 @@ def parse_post(item: Mapping[str, Any], topic_id: int | None = None) -> ForumPos
         username=item.get("username") or "",
         created_at=_required_time(item, "created_at"),
         raw=raw,
+        post_type=int(item.get("post_type") or 1),
     )
 
 
@@ -441,6 +442,18 @@ class ForumClient:
             return None
         return self._complete_topic(payload, item)
 
+    def topic_by_external_id(self, external_id: str) -> int | None:
+        """GET /t/external_id/{external_id}.json (301 to the topic): the id of the topic the
+        service opened under that stable key, whatever its title has become; None for 404."""
+        item = f"topic with external id {external_id!r}"
+        path = f"/t/external_id/{quote(external_id, safe='')}.json"
+        try:
+            payload = self._call("find own topic", item,
+                                 lambda: self._api.get_json(path, follow=True))
+        except NotFound:
+            return None
+        return self._parse("find own topic", item, lambda p: int(p["id"]), payload)
+
     def first_post_revisions(self, post_id: int, after_revision: int = 1) -> list[TopicRevision]:
         """GET /posts/{id}/revisions/latest.json, then /posts/{id}/revisions/{n}.json back to
         `after_revision` + 1 (following `previous_revision`); oldest first, [] for none."""
@@ -516,12 +529,16 @@ class ForumClient:
     # --- writing ---------------------------------------------------------------------------
 
     def create_topic(
-        self, title: str, raw: str, category_id: int, tags: Sequence[str] = ()
+        self, title: str, raw: str, category_id: int, tags: Sequence[str] = (), *,
+        external_id: str | None = None,
     ) -> CreatedTopic:
-        """POST /posts.json {title, raw, category, tags}: a new topic and its first post."""
+        """POST /posts.json {title, raw, category, tags, external_id}: a new topic and its
+        first post. Discourse keeps `external_id` unique, and finds the topic by it."""
         body: dict[str, Any] = {"title": title, "raw": raw, "category": int(category_id)}
         if tags:
             body["tags"] = tag_params(tags)
+        if external_id:
+            body["external_id"] = external_id
         payload = self._call("create topic", f"category {category_id}",
                              lambda: self._api.post_json("/posts.json", **body))
         return self._parse("create topic", f"category {category_id}", parse_created, payload)
@@ -533,12 +550,14 @@ class ForumClient:
             "/posts.json", topic_id=int(topic_id), raw=raw))
         return self._parse("reply", item, parse_created, payload).post_id
 
-    def send_group_message(self, group: str, title: str, raw: str) -> CreatedTopic:
+    def send_group_message(self, group: str, title: str, raw: str, *,
+                           external_id: str | None = None) -> CreatedTopic:
         """POST /posts.json {archetype: private_message, target_recipients: group}."""
         item = f"group {group!r}"
+        extra = {"external_id": external_id} if external_id else {}
         payload = self._call("send message", item, lambda: self._api.post_json(
             "/posts.json", title=title, raw=raw, archetype="private_message",
-            target_recipients=group))
+            target_recipients=group, **extra))
         return self._parse("send message", item, parse_created, payload)
 
     def set_tags(self, topic_id: int, tags: Sequence[str]) -> None:

@@ -50,6 +50,11 @@ class Spec(Base):
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_actor: Mapped[str | None] = mapped_column(String(100))  # a person, never the service
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the viability thread that was deleted: linked again if a moderator restores it
+    lost_thread_id: Mapped[int | None] = mapped_column(Integer)
+    # the `discussion:` link read once from the file's history (older SPECs lost the key)
+    history_discussion: Mapped[str | None] = mapped_column(Text)
+    history_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     link: Mapped[Link | None] = relationship(back_populates="spec", uselist=False)
     pulls: Mapped[list[PullRequest]] = relationship(back_populates="spec")
@@ -67,6 +72,7 @@ class Thread(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revision: Mapped[int] = mapped_column(Integer, default=1)  # first post's revisions read
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PullRequest(Base):
@@ -82,6 +88,16 @@ class PullRequest(Base):
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     spec: Mapped[Spec | None] = relationship(back_populates="pulls")
+
+
+class SpecPull(Base):
+    """Every SPEC a PR touches (an edit of two SPEC files belongs to both)."""
+
+    __tablename__ = "spec_pulls"
+
+    spec_id: Mapped[int] = mapped_column(ForeignKey("specs.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class Link(Base):
@@ -127,7 +143,10 @@ class StageEvent(Base):
 
 
 class Effect(Base):
-    """The ledger of writes the service made, one row per idempotency key."""
+    """The ledger of writes the service made, one row per idempotency key.
+
+    A write the remote side refused (a 4xx) is kept here as `refused` with its payload and
+    retried with backoff; it is `dropped` (and reported) when its target is gone."""
 
     __tablename__ = "effects"
 
@@ -138,6 +157,11 @@ class Effect(Base):
     remote_id: Mapped[str | None] = mapped_column(String(100))
     spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10), default="done")  # done, refused, dropped
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict | None] = mapped_column(JSON)  # the write, to retry a refused one
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Cursor(Base):
@@ -173,6 +197,9 @@ class Problem(Base):
     spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(200))
+    # what raised it (a PR's body, a thread, the number check): read again without raising
+    # it, the problem is resolved
+    scope: Mapped[str] = mapped_column(String(200), default="")
     message: Mapped[str] = mapped_column(Text)
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -62,3 +62,5 @@ class Observation:
     committee: Committee = Committee(None, None)
     slugs: Mapping[str, int] = field(default_factory=dict)  # forum slug -> topic id
     own_accounts: frozenset[str] = frozenset()  # the service's own logins: never a change
+    # path -> the `discussion:` link of the file's last version that had one (None: none had)
+    history_discussions: Mapping[str, str | None] = field(default_factory=dict)

@@ -34,6 +34,12 @@ class ForumPost:
     username: str
     created_at: datetime
     raw: str  # markdown source when the API gives it, else the cooked HTML
+    post_type: int = 1  # 1 regular; 2 moderator action, 3 small action, 4 whisper
+
+    @property
+    def is_regular(self) -> bool:
+        """A post a person wrote, not a moderator action, a system notice or a whisper."""
+        return self.post_type == 1
 
 
 @dataclass(frozen=True)

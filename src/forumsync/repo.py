@@ -510,6 +510,16 @@ class RepoClient:
         except ValueError as exc:
             raise ServiceError(SERVICE, "read SPEC file", item, str(exc)) from None
 
+    def file_commits(self, path: str, limit: int = 30) -> list[str]:
+        """GET /repos/{o}/{r}/commits?path=&per_page=: the shas of the latest commits that
+        changed `path` on the default branch, newest first (one page: enough to find the
+        version before a key was removed)."""
+        with self._guard("list file history", f"{self.repo}/{path}"):
+            data = self._get(f"{self._base}/commits", {"path": path, "per_page": limit})
+            if not isinstance(data, list):
+                raise ValueError("expected a list of commits")
+            return [str(item["sha"]) for item in data]
+
     def default_branch(self) -> str:
         """GET /repos/{o}/{r}, once per client: the default branch's name rarely changes."""
         if self._default_branch is None:

@@ -23,6 +23,19 @@ class SpecState:
     is_draft: bool | None = None
     endorsed_by: tuple[str, ...] = ()
     last_activity: Activity | None = None
+    stage_set: StageSet | None = None  # the change that set the current stage
+    lost_thread_id: int | None = None  # a deleted viability thread, linked again if restored
+    history_read: bool = False  # the file's history was read for a `discussion:` link
+    history_discussion: str | None = None
+
+
+@dataclass(frozen=True)
+class StageSet:
+    """Who set a SPEC's current stage, and how: what an undo is measured against."""
+
+    actor: str
+    outcome: str  # mirrored, initial, retired, restored
+    reason: str  # for mirrored: the signal kind (label, tag, closed, ...)
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,7 @@ class PullState:
     number: int
     state: str  # open, closed, merged
     labels: tuple[str, ...]
-    spec_id: int | None = None
+    spec_ids: tuple[int, ...] = ()  # every SPEC the PR touches
     updated_at: datetime | None = None
     head_sha: str | None = None
 
@@ -44,6 +57,7 @@ class ThreadState:
     title: str = ""
     last_posted_at: datetime | None = None
     revision: int = 1  # the first post's revisions up to this one have been read
+    deleted: bool = False  # seen deleted: never linked again unless it comes back
 
 
 @dataclass(frozen=True)

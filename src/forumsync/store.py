@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from forumsync.actions import ProblemNote, SpecPlan
@@ -16,12 +16,13 @@ from forumsync.models import (
     Problem,
     PullRequest,
     Spec,
+    SpecPull,
     StageEvent,
     Thread,
 )
 from forumsync.records import Activity
 from forumsync.stages import Stage
-from forumsync.state import PullState, SpecState, StoredState, ThreadState
+from forumsync.state import PullState, SpecState, StageSet, StoredState, ThreadState
 from forumsync.timeutil import aware, utcnow
 
 FIRST_SYNC = "first-sync"
@@ -30,6 +31,10 @@ FIRST_SYNC = "first-sync"
 def load_state(session: Session) -> StoredState:
     specs = session.scalars(select(Spec).options(selectinload(Spec.link))).all()
     first = session.get(Cursor, FIRST_SYNC)
+    stage_sets = _stage_sets(session)
+    owners: dict[int, list[int]] = {}
+    for spec_id, number in session.execute(select(SpecPull.spec_id, SpecPull.pr_number)):
+        owners.setdefault(number, []).append(spec_id)
     return StoredState(
         specs=tuple(
             SpecState(
@@ -40,23 +45,39 @@ def load_state(session: Session) -> StoredState:
                 is_draft=s.is_draft, endorsed_by=tuple(s.endorsed_by or ()),
                 last_activity=Activity(aware(s.last_activity_at), s.last_actor or "", "")
                 if s.last_activity_at else None,
+                stage_set=stage_sets.get(s.id), lost_thread_id=s.lost_thread_id,
+                history_read=s.history_read_at is not None,
+                history_discussion=s.history_discussion,
             )
             for s in specs
         ),
         pulls={
-            p.number: PullState(p.number, p.state, tuple(p.labels or ()), p.spec_id,
+            p.number: PullState(p.number, p.state, tuple(p.labels or ()),
+                                tuple(sorted(owners.get(p.number, ()))),
                                 aware(p.updated_at) if p.updated_at else None, p.head_sha)
             for p in session.scalars(select(PullRequest))
         },
         threads={
             t.id: ThreadState(t.id, tuple(t.tags or ()), t.category_id, t.slug, t.title,
                               aware(t.last_posted_at) if t.last_posted_at else None,
-                              t.revision or 1)
+                              t.revision or 1, t.deleted_at is not None)
             for t in session.scalars(select(Thread))
         },
         manual_links=manual_links(session),
         first_sync_at=datetime.fromisoformat(first.value) if first and first.value else None,
     )
+
+
+SETTING_OUTCOMES = ("mirrored", "initial", "retired", "restored")
+
+
+def _stage_sets(session: Session) -> dict[int, StageSet]:
+    """Per SPEC, the latest change that set its stage (ignored changes set nothing)."""
+    rows = session.execute(
+        select(StageEvent.spec_id, StageEvent.actor, StageEvent.outcome, StageEvent.reason)
+        .where(StageEvent.outcome.in_(SETTING_OUTCOMES)).order_by(StageEvent.id))
+    return {spec_id: StageSet(actor or "", outcome, reason or "")
+            for spec_id, actor, outcome, reason in rows}
 
 
 # --- cursors ---------------------------------------------------------------------------------
@@ -106,9 +127,15 @@ def save_spec(session: Session, plan: SpecPlan, now: datetime) -> Spec:
         spec.last_actor = plan.last_activity.actor[:100]
     if before != spec.stage:
         spec.stage_changed_at = now
+    spec.lost_thread_id = plan.lost_thread_id
+    if plan.history_read and spec.history_read_at is None:
+        spec.history_read_at, spec.history_discussion = now, plan.history_discussion
     session.flush()
     plan.spec_id = spec.id
     _save_link(session, spec, plan, now)
+    owned = set(session.scalars(select(SpecPull.pr_number).where(SpecPull.spec_id == spec.id)))
+    for number in {*plan.pulls, *([plan.introducing_pr] if plan.introducing_pr else [])} - owned:
+        session.execute(insert(SpecPull).values(spec_id=spec.id, pr_number=number))
     for change in plan.changes:
         session.add(StageEvent(
             spec_id=spec.id, from_stage=change.from_stage.value if change.from_stage else None,
@@ -135,11 +162,26 @@ def _save_link(session: Session, spec: Spec, plan: SpecPlan, now: datetime) -> N
     session.flush()
 
 
+def link_created_thread(session: Session, spec_id: int, topic: int, now: datetime) -> None:
+    """A thread the service opened on a retry becomes its SPEC's link, if it has none."""
+    if session.scalar(select(Link).where(Link.spec_id == spec_id)) is not None or \
+            session.get(Spec, spec_id) is None:
+        return
+    if session.get(Thread, topic) is None:
+        session.add(Thread(id=topic, tags=[]))
+        session.flush()
+    session.add(Link(spec_id=spec_id, thread_id=topic, method="created", created_at=now))
+
+
 def _merge_into(session: Session, old_id: int, new_id: int | None) -> None:
     """An idea SPEC absorbed by the SPEC of its PR: history moves, the idea row goes."""
     if new_id is None:
         return
     session.execute(delete(Link).where(Link.spec_id == old_id))
+    taken = set(session.scalars(select(SpecPull.pr_number).where(SpecPull.spec_id == new_id)))
+    session.execute(delete(SpecPull).where(SpecPull.spec_id == old_id,
+                                           SpecPull.pr_number.in_(taken)))
+    session.execute(update(SpecPull).where(SpecPull.spec_id == old_id).values(spec_id=new_id))
     for model in (StageEvent, Problem, Effect):
         session.execute(update(model).where(model.spec_id == old_id).values(spec_id=new_id))
     session.execute(update(PullRequest).where(PullRequest.spec_id == old_id)
@@ -163,6 +205,10 @@ def save_thread(session: Session, state: ThreadState) -> None:
     row.tags, row.category_id = list(state.tags), state.category_id
     row.slug, row.title = state.slug[:300], state.title[:300]
     row.last_posted_at, row.revision = state.last_posted_at, state.revision
+    if not state.deleted:
+        row.deleted_at = None
+    elif row.deleted_at is None:
+        row.deleted_at = utcnow()
     session.add(row)
 
 
@@ -179,8 +225,58 @@ def note_problem(session: Session, note: ProblemNote, now: datetime,
                                                Problem.subject == note.subject[:200]))
     if row is None:
         session.add(Problem(kind=note.kind, subject=note.subject[:200], message=note.message,
-                            spec_id=spec_id, first_seen=now, last_seen=now, count=1))
+                            scope=note.scope[:200], spec_id=spec_id, first_seen=now,
+                            last_seen=now, count=1))
+        session.flush()
         return
     row.count = 1 if row.resolved_at is not None else row.count + 1  # consecutive sightings
     row.last_seen, row.message, row.resolved_at = now, note.message, None
+    row.scope = note.scope[:200]
     row.spec_id = spec_id or row.spec_id
+    session.flush()
+
+
+def heal(session: Session, scopes: set[str], raised: set[tuple[str, str]],
+         now: datetime) -> int:
+    """Resolve the open problems whose source (`scope`) was read again this cycle without
+    raising them: a clash renumbered, a link fixed, a thread restored. Returns how many."""
+    if not scopes:
+        return 0
+    healed = 0
+    rows = session.scalars(select(Problem).where(Problem.resolved_at.is_(None),
+                                                 Problem.scope.in_(sorted(scopes))))
+    for row in rows:
+        if (row.kind, row.subject) not in raised:
+            row.resolved_at = now
+            healed += 1
+    return healed
+
+
+def resolve_reported(session: Session, kinds: tuple[str, ...], until: datetime) -> None:
+    """Problems that are events (an ignored change, a dropped write) stand until a digest
+    has told the committee about them."""
+    session.execute(update(Problem).where(Problem.kind.in_(kinds), Problem.resolved_at.is_(None),
+                                          Problem.last_seen <= until)
+                    .values(resolved_at=until))
+
+
+# --- refused writes ------------------------------------------------------------------------------
+
+
+def record_refused(session: Session, key: str, kind: str, target: str, spec_id: int | None,
+                   payload: dict, error: str, next_attempt_at: datetime | None,
+                   attempts: int = 1) -> Effect:
+    """A write the remote side refused: kept to retry (or, with no next attempt, dropped)."""
+    row = session.scalar(select(Effect).where(Effect.key == key)) or Effect(
+        key=key, kind=kind, target=target, spec_id=spec_id, created_at=utcnow())
+    row.status = "refused" if next_attempt_at is not None else "dropped"
+    row.attempts, row.next_attempt_at = attempts, next_attempt_at
+    row.payload, row.error = payload, error[:2000]
+    session.add(row)
+    return row
+
+
+def due_refused(session: Session, now: datetime) -> list[Effect]:
+    rows = session.scalars(select(Effect).where(Effect.status == "refused")
+                           .order_by(Effect.id)).all()
+    return [r for r in rows if r.next_attempt_at is None or aware(r.next_attempt_at) <= now]

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from forumsync.sandbox.core import Clock, FakeService, Fault, Request, Response, route
 
@@ -125,6 +125,8 @@ class Topic:
     recipients: tuple[str, ...] = ()  # private messages: the groups and users it went to
     pinned: bool = False
     deleted: bool = False
+    closed: bool = False
+    external_id: str | None = None
     post_ids: list[int] = field(default_factory=list)
     revisions: list[Revision] = field(default_factory=list)
     bumped_at: datetime | None = None
@@ -136,6 +138,10 @@ class Topic:
 
 class _Missing(Exception):
     """Raised inside a handler: answer Discourse's 404."""
+
+
+class _Refused(Exception):
+    """Raised inside a handler: answer Discourse's 403 (not allowed to do this)."""
 
 
 def _api(*, write: bool = False) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
@@ -152,6 +158,8 @@ def _api(*, write: bool = False) -> Callable[[Callable[..., Response]], Callable
                 return handler(self, request, user if key else None)
             except _Missing:
                 return Response(404, NOT_FOUND)
+            except _Refused:
+                return Response(403, INVALID_ACCESS)
 
         return run
 
@@ -228,6 +236,15 @@ class FakeDiscourse(FakeService):
     def delete_topic(self, topic_id: int) -> None:
         with self.lock:
             self.topics[topic_id].deleted = True
+
+    def restore_topic(self, topic_id: int) -> None:
+        with self.lock:
+            self.topics[topic_id].deleted = False
+
+    def close_topic(self, topic_id: int) -> None:
+        """Closed to new replies: only staff may still post."""
+        with self.lock:
+            self.topics[topic_id].closed = True
 
     def posts_in(self, topic_id: int) -> list[Post]:
         with self.lock:
@@ -500,6 +517,17 @@ class FakeDiscourse(FakeService):
         topic = self._visible(int(ref), viewer)
         return Response(200, self._topic_view(topic, viewer, "include_raw" in request.query))
 
+    @route("GET", "/t/external_id/{external_id}.json")
+    @_api()
+    def get_topic_external_id(self, request: Request, viewer: User | None) -> Response:
+        """301 to the topic an API client created with that `external_id`."""
+        wanted = unquote(request.params["external_id"])
+        found = [t for t in self.topics.values()
+                 if t.external_id == wanted and self._can_see(t, viewer)]
+        if not found:
+            raise _Missing
+        return self._redirect(f"/t/{found[0].slug}/{found[0].id}.json", {})
+
     # Routes are tried in method-name order: get_topic_posts must come before get_topic_slug_id.
     @route("GET", "/t/{topic_id}/posts.json")
     @_api()
@@ -605,9 +633,12 @@ class FakeDiscourse(FakeService):
         raw, title = str(body.get("raw") or "").strip(), str(body.get("title") or "").strip()
         if body.get("topic_id"):
             topic = self._visible(_number(str(body["topic_id"])), user)
+            if topic.closed and not user.admin:
+                raise _Refused
             if len(raw) < 20:
                 return ["Body is too short (minimum is 20 characters)"], None
             return [], self._new_post(topic, user.username, raw)
+        external_id = str(body.get("external_id") or "") or None
         private = body.get("archetype") == "private_message"
         min_title, min_raw = (2, 10) if private else (15, 20)
         recipients = tuple(r.strip() for r in str(body.get("target_recipients") or "").split(",")
@@ -623,6 +654,9 @@ class FakeDiscourse(FakeService):
                                                 self.users for r in recipients)),
              "You must choose a valid user or group for the message"),
             (not private and category not in self.categories, "Category not found"),
+            (external_id is not None and any(t.external_id == external_id
+                                             for t in self.topics.values()),
+             "External ID has already been taken"),
         ] if failed]
         if errors:
             return errors, None
@@ -630,6 +664,7 @@ class FakeDiscourse(FakeService):
                                 tags=_tag_input(body, self.tag_ids) or (),
                                 archetype="private_message" if private else "regular",
                                 recipients=recipients)
+        topic.external_id = external_id
         return [], self.posts[topic.post_ids[0]]
 
     @route("PUT", "/t/{slug}/{topic_id}.json")

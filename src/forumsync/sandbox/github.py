@@ -460,6 +460,19 @@ class FakeGitHub(FakeService):
                                  "payload": None, "verified_at": None},
                 "event": "committed"}
 
+    def _listed_commit_json(self, c: Commit) -> dict[str, Any]:
+        """A commit as GET /repos/{o}/{r}/commits lists it."""
+        name, email = c.identity if c.identity != ("", "") else ("GitHub", "noreply@github.com")
+        person = {"name": name, "email": email, "date": iso(c.date)}
+        return {"sha": c.sha, "node_id": _node("C", c.sha),
+                "commit": {"author": person, "committer": person, "message": c.message,
+                           "tree": {"sha": _tree_sha(c.files)}, "comment_count": 0},
+                "url": f"{self._api}/commits/{c.sha}",
+                "html_url": f"https://github.com/{self.full_name}/commit/{c.sha}",
+                "author": self._user_json(c.author) if c.author else None,
+                "committer": None,
+                "parents": [{"sha": s, "url": f"{self._api}/commits/{s}"} for s in c.parents]}
+
     def _review_json(self, r: Review) -> dict[str, Any]:
         """A timeline `reviewed` item: `user` and `submitted_at` (no actor, no created_at),
         the state in lower case (the reviews endpoint says APPROVED, the timeline approved)."""
@@ -629,6 +642,21 @@ class FakeGitHub(FakeService):
             raise _Reply(error(404, "Not Found", "/repos/contents#get-repository-content"))
         return Response(200, [self._content_json(prefix + c, files.get(prefix + c), ref)
                               for c in children])
+
+    @route("GET", REPO + "/commits")
+    def api_commits(self, req: Request) -> Response:
+        """Commits reachable from `sha` (default branch) along first parents, newest first;
+        with `path`, only those that changed it."""
+        self._repo(req)
+        path, found = req.arg("path"), []
+        commit: Commit | None = self._commit(req.arg("sha") or self.default_branch)
+        while commit is not None:
+            parent = self.commits[commit.parents[0]] if commit.parents else None
+            before = parent.files.get(path) if parent and path else None
+            if not path or commit.files.get(path) != before:
+                found.append(self._listed_commit_json(commit))
+            commit = parent
+        return self._page(req, found, "/commits")
 
     @route("GET", REPO + "/commits/{ref}")
     def api_commit(self, req: Request) -> Response:

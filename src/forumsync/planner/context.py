@@ -1,0 +1,197 @@
+"""The state one planning pass shares between the rule modules, and the lookups over it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from forumsync.actions import Plan, ProblemNote, SpecPlan, StageChange
+from forumsync.links import pull_numbers_in
+from forumsync.observation import Observation, PullObservation, ThreadObservation
+from forumsync.planner.settings import PlanSettings
+from forumsync.records import Activity, IssueEvent, PullRecord
+from forumsync.stages import Stage
+from forumsync.state import PullState, SpecState, StageSet, StoredState, ThreadState
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A stage change seen on one side, before authority is decided."""
+
+    to_stage: Stage
+    actor: str
+    side: str  # github, discourse
+    at: datetime
+    kind: str  # label, tag, category, opened, closed, reopened, front_matter
+    source: str  # "pr-12" or "topic-40": where it happened
+    url: str
+
+
+class CycleContext:
+    """One planning pass: what was seen, what was remembered, and the SPECs being planned."""
+
+    def __init__(self, obs: Observation, stored: StoredState, settings: PlanSettings) -> None:
+        self.obs = obs
+        self.stored = stored
+        self.settings = settings
+        self.result = Plan()
+        self.specs: list[SpecPlan] = [from_state(s) for s in stored.specs]
+        self.touched: set[int] = set()  # indexes into self.specs
+        first = stored.first_sync_at or obs.now
+        self.quiet_before = first - timedelta(days=settings.announce_window_days)
+        self.signals: dict[int, list[Signal]] = {}
+        self.fresh: set[str] = set()  # keys of SPECs first seen this cycle (no stage before)
+        self.dropped: set[int] = set()  # new ideas merged into a PR's SPEC this cycle
+        self.deferred: set[int] = set()  # changes that could not be judged: judged next cycle
+        self.absorbed: set[int] = set()  # spec ids merged into another SPEC this cycle
+        self.own_accounts = {a.casefold() for a in obs.own_accounts}
+        self._mentions: dict[int, list[int]] | None = None
+
+    # --- finding and touching SPECs -------------------------------------------------------
+
+    def find(self, field: str, value: object) -> int | None:
+        for index, spec in enumerate(self.specs):
+            if getattr(spec, field) == value and not self.is_absorbed(spec):
+                return index
+        return None
+
+    def find_all(self, field: str, value: object) -> list[int]:
+        return [i for i, s in enumerate(self.specs)
+                if getattr(s, field) == value and not self.is_absorbed(s)]
+
+    def touch(self, index: int) -> SpecPlan:
+        self.touched.add(index)
+        return self.specs[index]
+
+    def add_spec(self, spec: SpecPlan) -> int:
+        self.specs.append(spec)
+        self.fresh.add(spec.key)
+        return len(self.specs) - 1
+
+    def is_absorbed(self, spec: SpecPlan) -> bool:
+        return spec.spec_id is not None and spec.spec_id in self.absorbed
+
+    def live_specs(self) -> list[SpecPlan]:
+        return [s for i, s in enumerate(self.specs)
+                if i not in self.dropped and not self.is_absorbed(s)]
+
+    # --- what is known of a PR or a thread ---------------------------------------------------
+
+    def seen_pull(self, number: int | None) -> PullObservation | None:
+        return self.obs.pulls.get(number) if number is not None else None
+
+    def seen_thread(self, topic: int | None) -> ThreadObservation | None:
+        return self.obs.threads.get(topic) if topic is not None else None
+
+    def pull_state(self, pr: int) -> PullState | None:
+        """The PR as seen this cycle, else as remembered."""
+        seen = self.obs.pulls.get(pr)
+        if seen is None:
+            return self.stored.pulls.get(pr)
+        before = self.stored.pulls.get(pr)
+        return PullState(pr, pull_state_name(seen.pull), seen.pull.labels,
+                         before.spec_ids if before else (), seen.pull.updated_at,
+                         seen.pull.head_sha)
+
+    def current_thread(self, topic: int) -> ThreadState | None:
+        """The thread as seen this cycle, else as remembered; None once deleted."""
+        seen = self.obs.threads.get(topic)
+        if seen is None:
+            stored = self.stored.threads.get(topic)
+            return None if stored is None or stored.deleted else stored
+        if seen.deleted:
+            return None
+        before = self.stored.threads.get(topic)
+        read = max((r.number for r in seen.revisions), default=before.revision if before else 1)
+        return ThreadState(seen.id, seen.tags, seen.category_id, seen.slug, seen.title,
+                           seen.last_posted_at, read)
+
+    def is_deleted(self, topic: int) -> bool:
+        """Seen deleted, this cycle or before (and not seen back since)."""
+        seen = self.obs.threads.get(topic)
+        if seen is not None:
+            return seen.deleted
+        stored = self.stored.threads.get(topic)
+        return stored is not None and stored.deleted
+
+    def threads_mentioning(self, pr: int) -> list[int]:
+        """Ideas threads read this cycle whose posts link PR `pr` (indexed once a cycle)."""
+        if self._mentions is None:
+            self._mentions = {}
+            for thread in self.obs.threads.values():
+                if thread.category_id != self.settings.ideas_category_id or not thread.posts:
+                    continue
+                numbers = {n for p in thread.posts
+                           for n in pull_numbers_in(p.raw, self.settings.repo)}
+                for number in numbers:
+                    self._mentions.setdefault(number, []).append(thread.id)
+        return sorted(self._mentions.get(pr, ()))
+
+    def is_own(self, actor: str) -> bool:
+        return actor.casefold() in self.own_accounts
+
+    def problem(self, index: int, kind: str, subject: str, message: str, scope: str) -> None:
+        spec = self.specs[index]
+        spec.problems.append(ProblemNote(kind, subject, message, scope))
+
+    def signal(self, index: int, signal: Signal) -> None:
+        """Note a stage change; the service's own writes read back are not changes."""
+        if not self.is_own(signal.actor):
+            self.signals.setdefault(index, []).append(signal)
+
+
+def from_state(state: SpecState) -> SpecPlan:
+    key = f"pr-{state.introducing_pr}" if state.introducing_pr else (
+        state.path or f"topic-{state.thread_id or state.lost_thread_id}")
+    return SpecPlan(key=key, spec_id=state.id, stage=state.stage, number=state.number,
+                    title=state.title, introducing_pr=state.introducing_pr, path=state.path,
+                    thread_id=state.thread_id, link_method=state.link_method,
+                    is_draft=state.is_draft, endorsed_by=state.endorsed_by,
+                    last_activity=state.last_activity, stage_set=state.stage_set,
+                    lost_thread_id=state.lost_thread_id, history_read=state.history_read,
+                    history_discussion=state.history_discussion)
+
+
+def set_stage(spec: SpecPlan, change: StageChange) -> None:
+    """Move a SPEC to a stage and remember who set it (what an undo is measured against)."""
+    spec.stage = change.to_stage
+    spec.stage_set = StageSet(change.actor, change.outcome, change.reason)
+    spec.changes.append(change)
+
+
+def is_idea_only(spec: SpecPlan) -> bool:
+    """A SPEC that is still only a forum thread: no PR, no file."""
+    return spec.introducing_pr is None and spec.path is None
+
+
+def pull_state_name(pull: PullRecord) -> str:
+    return "merged" if pull.merged else pull.state
+
+
+def note_activity(spec: SpecPlan, activity: Activity | None) -> None:
+    if activity is not None and (spec.last_activity is None
+                                 or activity.at > spec.last_activity.at):
+        spec.last_activity = activity
+
+
+def last_event(seen: PullObservation, event: str, label: str | None = None) -> IssueEvent | None:
+    """The latest event of a kind (for labels: of that label, compared without case)."""
+    folded = label.casefold() if label is not None else None
+    matching = [e for e in seen.events if e.event == event and (
+        folded is None or (e.label or "").casefold() == folded)]
+    return max(matching, key=lambda e: (e.created_at, e.id), default=None)
+
+
+def last_actor(seen: PullObservation, event: str, label: str | None = None) -> str:
+    found = last_event(seen, event, label)
+    return found.actor if found else ""
+
+
+def note_pull_activity(spec: SpecPlan, seen: PullObservation) -> None:
+    """Opening, merging, and the latest human comment, review or commit all count."""
+    pull = seen.pull
+    note_activity(spec, Activity(pull.created_at, pull.author, "opened"))
+    note_activity(spec, seen.activity)
+    if pull.merged and pull.merged_at:  # list items do not say who merged; events do
+        merger = pull.merged_by or last_actor(seen, "merged") or last_actor(seen, "closed")
+        note_activity(spec, Activity(pull.merged_at, merger, "merged"))
