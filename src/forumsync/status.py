@@ -25,6 +25,7 @@ class StatusRow:
     last_activity: str | None
     stalled: bool
     last_problem: str | None
+    problems: tuple[str, ...] = ()  # every problem that stands, oldest first
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -36,7 +37,10 @@ def status_rows(session: Session, now: datetime, config: Config) -> list[StatusR
     problems = session.scalars(
         select(Problem).where(Problem.resolved_at.is_(None)).order_by(Problem.last_seen)
     ).all()
-    last_problem = {p.spec_id: p.message for p in problems if p.spec_id is not None}
+    standing: dict[int, list[str]] = {}
+    for problem in problems:
+        if problem.spec_id is not None:
+            standing.setdefault(problem.spec_id, []).append(problem.message)
     rows = []
     for spec in specs:
         activity = spec.last_activity_at
@@ -50,7 +54,8 @@ def status_rows(session: Session, now: datetime, config: Config) -> list[StatusR
                 thread=spec.link.thread_id if spec.link else None,
                 last_activity=aware(activity).isoformat() if activity else None,
                 stalled=stalled,
-                last_problem=last_problem.get(spec.id),
+                last_problem=standing[spec.id][-1] if spec.id in standing else None,
+                problems=tuple(standing.get(spec.id, ())),
             )
         )
     rows.sort(key=lambda r: (r.number is None, r.number or 0, r.pr or 0))

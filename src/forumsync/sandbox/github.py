@@ -212,6 +212,17 @@ class FakeGitHub(FakeService):
             pull.updated_at = now
             return pull.head_sha
 
+    def edit_pull(self, actor: str, number: int, *, title: str | None = None,
+                  body: str | None = None) -> None:
+        """Retitle or rewrite the description, as the author (or a maintainer) does."""
+        with self.lock:
+            pull = self._pull(number)
+            pull.title = pull.title if title is None else title
+            pull.body = pull.body if body is None else body
+            pull.updated_at = self.clock.tick()
+            if title is not None:
+                self._event(actor, number, "renamed")
+
     def add_label(self, actor: str, number: int, name: str) -> None:
         with self.lock:
             pull, label = self._pull(number), self._label(name, create=True)
