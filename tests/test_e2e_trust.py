@@ -64,6 +64,41 @@ def test_a_refused_write_whose_target_is_deleted_is_dropped_with_a_report(world:
     assert world.sync().ok
 
 
+# --- 9. deleted threads -------------------------------------------------------------------------
+
+
+def test_a_deleted_viability_thread_unlinks_without_flapping_and_comes_back_restored(
+        world: World) -> None:
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    world.forum.delete_topic(topic)
+    world.sync()
+    row = world.status()[pr]
+    assert row.thread is None and any("deleted" in p for p in row.problems)
+    world.github.comment("grace", pr, "Any news?")  # the PR changes; its body still links
+    world.sync()
+    assert world.status()[pr].thread is None  # not linked again from the old link
+    world.forum.restore_topic(topic)
+    world.sync()
+    row = world.status()[pr]
+    assert row.thread == topic and not any("deleted" in p for p in row.problems)
+
+
+def test_a_deleted_idea_is_retired_not_a_ghost_in_the_digest(world: World) -> None:
+    from forumsync.digest import collect
+
+    topic = world.idea()
+    world.sync()
+    world.forum.delete_topic(topic)
+    world.sync()
+    world.box.clock.advance(days=60)
+    world.sync()
+    with world.sessions() as session:
+        digest = collect(session, world.config, world.box.clock.now())
+    assert digest.waiting_ideas == [] and not any(digest.stalled.values())
+
+
 # --- 2. own writes are found by a stable key, never by title ------------------------------------
 
 
@@ -209,3 +244,16 @@ def test_an_older_spec_is_linked_from_the_version_that_still_had_its_link(world:
     world.github.set_file("spec-0001/index.md", text + "\nA later edit.\n", "Edit")
     world.sync()
     assert not [r for r in world.box.github.log if r[1].endswith("/commits")]  # read once
+
+
+def test_a_malformed_spec_file_heals_once_fixed(world: World) -> None:
+    from forumsync.status import unattached_problems
+
+    world.github.set_file("spec-0003/index.md", "---\ntitle: [unclosed\n---\nbody\n")
+    world.sync()
+    with world.sessions() as session:
+        assert any("spec-0003/index.md" in p for p in unattached_problems(session))
+    world.github.set_file("spec-0003/index.md", spec_text(3, "Fixed", draft=False))
+    world.sync()
+    with world.sessions() as session:
+        assert not any("spec-0003/index.md" in p for p in unattached_problems(session))

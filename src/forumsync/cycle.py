@@ -219,7 +219,8 @@ class _Observer:
         spec_files = [f for f in files if is_spec_path(f.filename) and f.status != "removed"]
         tracked = bool(spec_files) or (before is not None and bool(before.spec_ids))
         if spec_files and pull.state == "open":
-            head_doc = self._document(spec_files[0].filename, pull.head_sha or "HEAD")
+            head_doc = self._document(spec_files[0].filename, pull.head_sha or "HEAD",
+                                      f"pr-{pull.number}")
         events = tuple(self.repo.issue_events(pull.number)) if self._needs_events(
             pull, tracked) else ()
         activity = self.repo.pull_activity(pull.number) if tracked else None
@@ -248,7 +249,7 @@ class _Observer:
         docs = {}
         for path in sorted(changed):
             try:
-                doc = self._document(path, head)
+                doc = self._document(path, head, f"file:{path}")
             except ServiceError as exc:
                 self.failures.append(str(exc))
                 self.failed_paths.add(path)
@@ -262,15 +263,16 @@ class _Observer:
         self.cursors.read_head, self.cursors.read_blobs = (head, etag), blobs
         return docs, core
 
-    def _document(self, path: str, ref: str) -> SpecDocument | None:
+    def _document(self, path: str, ref: str, scope: str) -> SpecDocument | None:
         """A SPEC file's front matter; a malformed one is a problem to report, not a failure
-        to retry: it is read again when the file changes."""
+        to retry: it is read again when the file changes (and heals once `scope`, the PR or
+        the file on main, reads fine)."""
         try:
             return self.repo.spec_document(path, ref)
         except ServiceError as exc:
             if exc.transient:
                 raise
-            self.problems.append(ProblemNote("bad-spec-file", f"{path}@{ref}", str(exc)))
+            self.problems.append(ProblemNote("bad-spec-file", f"{path}@{ref}", str(exc), scope))
             return None
 
     def _history_discussions(self, docs: dict[str, SpecDocument]) -> dict[str, str | None]:
@@ -292,7 +294,12 @@ class _Observer:
 
     def _discussion_in_history(self, path: str) -> str | None:
         for sha in self.repo.file_commits(path)[1:HISTORY_READS + 1]:  # [0]: today's file
-            doc = self._document(path, sha)
+            try:
+                doc = self.repo.spec_document(path, sha)
+            except ServiceError as exc:
+                if exc.transient:
+                    raise
+                continue  # an old version that does not parse is history, not a problem
             if doc is not None and doc.discussion is not None:
                 return doc.discussion
         return None
@@ -313,7 +320,7 @@ class _Observer:
         seen: dict[int, ThreadObservation] = {}
         for topic in listed.values():
             before = self.stored.threads.get(topic.id)
-            if before is not None and before.tags == topic.tags and \
+            if before is not None and not before.deleted and before.tags == topic.tags and \
                     before.category_id == topic.category_id and \
                     before.last_posted_at == topic.last_posted_at:
                 continue  # nothing new on this thread

@@ -106,7 +106,7 @@ def _resolve(ctx: CycleContext, index: int, candidate: Candidate) -> int | None:
     if ctx.is_deleted(topic):
         ctx.problem(index, "bad-link", f"{spec.key}:topic-{topic}",
                     f"{spec.key} links thread {topic}, which was deleted; not linked",
-                    candidate.scope)
+                    f"thread:topic-{topic}")  # heals when the thread comes back
         return None
     return topic
 
