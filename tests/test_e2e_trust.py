@@ -257,3 +257,21 @@ def test_a_malformed_spec_file_heals_once_fixed(world: World) -> None:
     world.sync()
     with world.sessions() as session:
         assert not any("spec-0003/index.md" in p for p in unattached_problems(session))
+
+
+def test_a_thread_refused_for_good_drops_its_comment_too(world: World) -> None:
+    """Discourse refuses a title already used: the thread is retried, then dropped, and
+    the comment that would point to it goes with it; the SPEC itself is tracked all along."""
+    world.forum.create_topic("ada", "SPEC proposal #1: SPEC 10: Deprecations",
+                             "Somebody took this exact title already.", IDEAS)
+    pr = world.open_spec_pr(None)
+    world.sync()
+    row = world.status()[pr]
+    assert row.stage == "draft" and world.comments(pr) == []
+    assert any("Title has already been used" in p for p in row.problems)
+    for _ in range(12):
+        world.box.clock.advance(hours=12)
+        world.sync()
+    assert world.comments(pr) == []
+    problems = world.status()[pr].problems
+    assert len(problems) == 2 and all("was dropped" in p for p in problems), problems

@@ -296,3 +296,8 @@ def test_moderator_actions_and_whispers_are_not_activity() -> None:
     busy = replace(base, posts=(*base.posts, notice, whisper))
     spec = only(plan_cycle(observe(threads=[busy]), StoredState(), SETTINGS))
     assert spec.last_activity.actor == "bob"
+
+
+def test_a_new_idea_is_recorded_once() -> None:
+    spec = only(plan_cycle(observe(threads=[thread(40)]), StoredState(), SETTINGS))
+    assert [(c.to_stage, c.outcome) for c in spec.changes] == [(Stage.IDEA, "initial")]

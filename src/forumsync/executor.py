@@ -161,6 +161,7 @@ class Executor:
         with self.sessions.begin() as session:
             store.save_spec(session, spec, self.now)
             store.resolve_problem(session, "sync-failed", spec.key, self.now)
+            store.attach_effects(session, [e.key for e in spec.effects], spec.spec_id)
         report.add_outcome(spec)
 
     def _perform(self, effect: Effect, spec_id: int | None, report: CycleReport,
@@ -215,6 +216,10 @@ class Executor:
             if isinstance(effect, CommentOnPull) and "{thread_url}" in effect.body:
                 with self.sessions() as session:
                     thread = store.effect_done(session, (row.payload or {}).get("link_from", ""))
+                if thread is not None and thread.status == "dropped":
+                    self._refuse(effect, row.spec_id, report, "its thread was never opened",
+                                 attempts=row.attempts, gone=True)
+                    continue
                 if thread is None or thread.status != "done" or not thread.remote_id:
                     continue  # its thread is not there yet
                 effect = _with_thread_url(effect, self.thread_url(int(thread.remote_id)))

@@ -276,6 +276,17 @@ def record_refused(session: Session, key: str, kind: str, target: str, spec_id: 
     return row
 
 
+def attach_effects(session: Session, keys: list[str], spec_id: int | None) -> None:
+    """A new SPEC's id reaches the writes made (or refused) before it was first saved, and
+    the problems they raised, so `status` shows them with their SPEC."""
+    if spec_id is None or not keys:
+        return
+    session.execute(update(Effect).where(Effect.key.in_(keys), Effect.spec_id.is_(None))
+                    .values(spec_id=spec_id))
+    session.execute(update(Problem).where(Problem.subject.in_(keys), Problem.spec_id.is_(None))
+                    .values(spec_id=spec_id))
+
+
 def due_refused(session: Session, now: datetime) -> list[Effect]:
     rows = session.scalars(select(Effect).where(Effect.status == "refused")
                            .order_by(Effect.id)).all()

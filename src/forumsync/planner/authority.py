@@ -286,7 +286,7 @@ def decide(ctx: CycleContext, index: int) -> None:
         return  # nothing moves, nothing is restored, nothing is remembered as seen
     spec.scopes.add(f"authority:{spec.key}")
     if not valid:
-        if spec.key in ctx.fresh:
+        if spec.key in ctx.fresh and not spec.changes:
             set_stage(spec, StageChange(None, spec.stage, "", "github", ctx.obs.now, "initial",
                                         "first seen"))
         return
