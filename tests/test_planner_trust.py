@@ -102,7 +102,7 @@ def test_the_authors_reopen_does_not_undo_the_committees_withdrawal() -> None:
     reopened = seen_pull(pull(12, labels=("spec-withdrawn",)),
                          events=(event("reopened", "alice"),))
     stored = draft(labels=("spec-withdrawn",), tags=("spec-withdrawn",), stage=Stage.WITHDRAWN,
-                   stage_set=StageSet("chair", "mirrored", "label"), pr_state="closed")
+                   stage_set=StageSet("chair", "mirrored", "label", "committee"), pr_state="closed")
     spec = only(plan_cycle(observe(pulls=[reopened]), stored, SETTINGS))
     assert spec.stage is Stage.WITHDRAWN
     assert [c.outcome for c in spec.changes] == ["ignored"]
@@ -113,13 +113,13 @@ def test_the_authors_reopen_undoes_their_own_close() -> None:
     reopened = seen_pull(pull(12, labels=("spec-withdrawn",)),
                          events=(event("reopened", "alice"),))
     stored = draft(labels=("spec-withdrawn",), tags=("spec-withdrawn",), stage=Stage.WITHDRAWN,
-                   stage_set=StageSet("alice", "mirrored", "closed"), pr_state="closed")
+                   stage_set=StageSet("alice", "mirrored", "closed", "author"), pr_state="closed")
     spec = only(plan_cycle(observe(pulls=[reopened]), stored, SETTINGS))
     assert spec.stage is Stage.DRAFT
 
 
 def test_a_pr_linking_a_declined_idea_does_not_revive_it() -> None:
-    stored = idea(Stage.WITHDRAWN, StageSet("chair", "mirrored", "tag"), ("spec-withdrawn",))
+    stored = idea(Stage.WITHDRAWN, StageSet("chair", "mirrored", "tag", "committee"), ("spec-withdrawn",))
     obs = observe(pulls=[seen_pull(pull(12, body=LINKED_BODY))],
                   threads=[thread(40, tags=("spec-withdrawn",))])
     spec = only(plan_cycle(obs, stored, SETTINGS))
@@ -210,7 +210,7 @@ def test_a_deleted_idea_thread_retires_the_idea_and_its_return_restores_it() -> 
     assert spec.changes[-1].outcome == "retired"
     assert spec.problems == [] and spec.effects == []
     gone = StoredState(specs=(SpecState(5, Stage.WITHDRAWN, lost_thread_id=40,
-                                        stage_set=StageSet("", "retired", "deleted")),),
+                                        stage_set=StageSet("", "retired", "deleted", "service", Stage.IDEA)),),
                        threads={40: ThreadState(40, (), 9, deleted=True)},
                        first_sync_at=ago(days=10))
     back = only(plan_cycle(observe(threads=[thread(40)]), gone, SETTINGS))
@@ -221,7 +221,7 @@ def test_an_idea_moved_out_of_ideas_is_retired_and_moved_back_is_an_idea() -> No
     moved = only(plan_cycle(observe(threads=[thread(40, category=3)]), idea(), SETTINGS))
     assert (moved.stage, moved.changes[-1].outcome) == (Stage.WITHDRAWN, "retired")
     assert moved.effects == []  # a retired idea's thread is not tagged
-    retired = idea(Stage.WITHDRAWN, StageSet("", "retired", "moved"))
+    retired = idea(Stage.WITHDRAWN, StageSet("", "retired", "moved", "service", Stage.IDEA))
     back = only(plan_cycle(observe(threads=[thread(40)]), retired, SETTINGS))
     assert back.stage is Stage.IDEA
 

@@ -39,12 +39,17 @@ def upgrade() -> None:
         batch.add_column(sa.Column("history_read_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("threads") as batch:
         batch.add_column(sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("stage_events") as batch:
+        batch.add_column(sa.Column("authority", sa.String(length=20), nullable=False,
+                                   server_default=""))
     # every PR already owned by a SPEC belongs to it
     op.execute("INSERT INTO spec_pulls (spec_id, pr_number) "
                "SELECT spec_id, number FROM pull_requests WHERE spec_id IS NOT NULL")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("stage_events") as batch:
+        batch.drop_column("authority")
     with op.batch_alter_table("threads") as batch:
         batch.drop_column("deleted_at")
     with op.batch_alter_table("specs") as batch:

@@ -92,8 +92,9 @@ class StageChange:
     actor: str
     side: str  # github, discourse
     occurred_at: datetime
-    outcome: str  # mirrored, ignored, conflict, initial, retired, restored
+    outcome: str  # mirrored, ignored, conflict, initial, retired, restored, confirmed
     reason: str = ""
+    authority: str = ""  # for a stage set: committee, author, history or service
 
     def describe(self, spec_key: str) -> str:
         before = self.from_stage.value if self.from_stage else "-"
@@ -139,6 +140,7 @@ class SpecPlan:
     lost_thread_id: int | None = None
     history_read: bool = False
     history_discussion: str | None = None
+    released_thread: int | None = None  # the thread it was linked to before this cycle
     scopes: set[str] = field(default_factory=set)  # problem sources read again this cycle
 
 

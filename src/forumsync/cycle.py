@@ -158,12 +158,13 @@ class _Observer:
         docs: dict[str, SpecDocument] = {}
         threads: dict[int, ThreadObservation] = {}
         core: frozenset[str] = frozenset()
+        removed: frozenset[str] = frozenset()
         try:
             pulls = self._pulls()
         except ServiceError as exc:
             self.failures.append(str(exc))
         try:
-            docs, core = self._main_docs()
+            docs, core, removed = self._main_docs()
         except ServiceError as exc:
             self.failures.append(str(exc))
         try:
@@ -175,7 +176,8 @@ class _Observer:
         return Observation(now=self.now, pulls=pulls, threads=threads, main_docs=docs,
                            core_projects=core, committee=committee,
                            slugs=self._slugs(pulls, docs, history),
-                           own_accounts=self._own_accounts(pulls), history_discussions=history)
+                           own_accounts=self._own_accounts(pulls), history_discussions=history,
+                           removed_paths=removed)
 
     # --- GitHub ------------------------------------------------------------------------------
 
@@ -240,10 +242,12 @@ class _Observer:
             return touches_spec and state in ("closed", "merged")  # who closed or merged it
         return before.state != state
 
-    def _main_docs(self) -> tuple[dict[str, SpecDocument], frozenset[str]]:
+    def _main_docs(self) -> tuple[dict[str, SpecDocument], frozenset[str], frozenset[str]]:
+        """SPEC files changed on the default branch, the Core Projects, and the SPEC files
+        removed from it."""
         head, etag = self.repo.default_branch_head(self.cursors.head_etag)
         if head is None or head == self.cursors.head_sha:
-            return {}, frozenset()
+            return {}, frozenset(), frozenset()
         blobs = self.repo.spec_files(head)
         changed = [p for p, sha in blobs.items() if self.cursors.blobs.get(p) != sha]
         docs = {}
@@ -261,7 +265,7 @@ class _Observer:
         except NotFound:
             core = frozenset()  # no Core Project folder: every endorser counts
         self.cursors.read_head, self.cursors.read_blobs = (head, etag), blobs
-        return docs, core
+        return docs, core, frozenset(self.cursors.blobs.keys() - blobs.keys())
 
     def _document(self, path: str, ref: str, scope: str) -> SpecDocument | None:
         """A SPEC file's front matter; a malformed one is a problem to report, not a failure

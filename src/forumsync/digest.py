@@ -122,7 +122,7 @@ def collect(session: Session, config: Config, now: datetime) -> Digest:
     digest.failing = [f"{p.message} ({p.count} cycles)" for p in open_problems
                       if p.kind == "sync-failed" and p.count >= KEEPS_FAILING]
     digest.failing += [p.message for p in open_problems
-                       if p.kind in ("write-refused", "write-dropped")]
+                       if p.kind in ("write-refused", "write-failed", "write-dropped")]
     events = select(StageEvent).where(StageEvent.outcome.in_(("ignored", "conflict")),
                                       StageEvent.id > seen_events)
     digest.last_event_id = session.scalar(select(func.max(StageEvent.id))) or 0

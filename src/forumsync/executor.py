@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+HELD_KINDS = ("write-refused", "write-failed", "write-waiting")
 RETRY_BASE = timedelta(minutes=5)
 RETRY_CAP = timedelta(days=1)
 EFFECT_TYPES = {t.__name__: t for t in (SetPullLabels, SetThreadTags, MoveThread, ReplyOnThread,
@@ -103,27 +104,30 @@ class Executor:
         self.heartbeat = heartbeat or (lambda: None)
 
     def apply(self, plan: Plan, report: CycleReport) -> tuple[set[int], set[str]]:
-        """Retry refused writes that are due, then apply every SPEC's writes; returns the
-        PRs and SPEC files of SPECs that failed, which the next cycle reads again."""
-        self.retry_refused(report)
+        """Retry held writes that are due, then apply every SPEC's writes; returns the PRs
+        and SPEC files of SPECs that failed, which the next cycle reads again."""
+        self.retry_held(report)
         failed_pulls: set[int] = set()
         failed_paths: set[str] = set()
         failed_threads: set[int] = set()
+        failed_specs: set[int] = set()
         scopes, raised = set(plan.scopes), {(n.kind, n.subject[:200]) for n in plan.problems}
         for spec in plan.specs:
             self.heartbeat()
             try:
                 self._apply_spec(spec, report)
-            except ServiceError as exc:
-                report.failures.append(f"{spec.key}: {exc}")
+            except Exception as exc:  # a bug or the database: this SPEC fails, not the cycle
+                log.exception("applying %s failed", spec.key)
+                report.failures.append(f"{spec.key}: {type(exc).__name__}: {exc}"[:500])
                 failed_pulls.update(spec.pulls)
                 failed_pulls.update([spec.introducing_pr] if spec.introducing_pr else [])
                 failed_threads.update([spec.thread_id] if spec.thread_id else [])
                 failed_paths.update([spec.path] if spec.path else [])
+                failed_specs.update([spec.spec_id] if spec.spec_id else [])
                 with self.sessions.begin() as session:
                     store.note_problem(session, ProblemNote(
-                        "sync-failed", spec.key, f"sync of {spec.key} failed: {exc}"),
-                        self.now, spec.spec_id)
+                        "sync-failed", spec.key, f"sync of {spec.key} failed: "
+                        f"{type(exc).__name__}"), self.now, spec.spec_id)
                 continue
             scopes |= spec.scopes
             raised |= {(n.kind, n.subject[:200]) for n in spec.problems}
@@ -139,7 +143,7 @@ class Executor:
             for note in plan.problems:
                 store.note_problem(session, note, self.now)
                 report.problems.append(note.message)
-            store.heal(session, scopes, raised, self.now)
+            store.heal(session, scopes, raised, self.now, failed_specs)
         return failed_pulls, failed_paths
 
     def _apply_spec(self, spec: SpecPlan, report: CycleReport) -> None:
@@ -147,9 +151,9 @@ class Executor:
         for effect in spec.effects:
             if isinstance(effect, CommentOnPull) and "{thread_url}" in effect.body:
                 topic = created.get(spec.link_from or "") or spec.thread_id
-                if not topic:  # its thread was refused: the comment waits for it
-                    self._refuse(effect, spec.spec_id, report, "waits for its thread",
-                                 link_from=spec.link_from)
+                if not topic:  # its thread could not be opened yet: the comment waits
+                    self._hold(effect, spec.spec_id, report, "it waits for its thread",
+                               waiting=True, link_from=spec.link_from)
                     continue
                 effect = _with_thread_url(effect, self.thread_url(int(topic)))
             remote_id = self._perform(effect, spec.spec_id, report)
@@ -157,7 +161,7 @@ class Executor:
         if spec.link_from and created.get(spec.link_from):
             spec.thread_id = int(created[spec.link_from])
         elif spec.link_from:
-            spec.thread_id, spec.link_method = None, None  # its thread was refused
+            spec.thread_id, spec.link_method = None, None  # linked once its thread is opened
         with self.sessions.begin() as session:
             store.save_spec(session, spec, self.now)
             store.resolve_problem(session, "sync-failed", spec.key, self.now)
@@ -166,7 +170,8 @@ class Executor:
 
     def _perform(self, effect: Effect, spec_id: int | None, report: CycleReport,
                  ) -> str | None:
-        """Write once per key; a refused write is reported and kept for a later retry."""
+        """Write once per key; a write that fails is held for a later retry, and the rest
+        of the SPEC goes on."""
         with self.sessions() as session:
             done = store.effect_done(session, effect.key)
         if done is not None:
@@ -174,9 +179,8 @@ class Executor:
         try:
             remote_id = self._write(effect)
         except ServiceError as exc:
-            if exc.transient:
-                raise
-            self._refuse(effect, spec_id, report, str(exc), gone=isinstance(exc, NotFound))
+            self._hold(effect, spec_id, report, str(exc), transient=exc.transient,
+                       gone=isinstance(exc, NotFound))
             return None
         with self.sessions.begin() as session:
             store.record_effect(session, effect.key, _kind(effect), _target(effect), remote_id,
@@ -185,40 +189,54 @@ class Executor:
         log.info("%s", effect.describe())
         return remote_id
 
-    def _refuse(self, effect: Effect, spec_id: int | None, report: CycleReport, error: str,
-                *, attempts: int = 1, gone: bool = False, link_from: str | None = None) -> None:
-        dropped = gone or attempts >= MAX_ATTEMPTS
-        wait = timedelta(seconds=backoff_delay(attempts - 1, RETRY_CAP.total_seconds(),
-                                               RETRY_BASE.total_seconds()))
+    def _hold(self, effect: Effect, spec_id: int | None, report: CycleReport, error: str, *,
+              attempts: int = 1, transient: bool = False, gone: bool = False,
+              waiting: bool = False, link_from: str | None = None) -> None:
+        """Keep a write that could not be made. A transient failure is tried again next
+        cycle (reported as a failure); a refusal with backoff; it is dropped when its
+        target is gone or after MAX_ATTEMPTS refusals."""
+        dropped = gone or (not transient and not waiting and attempts >= MAX_ATTEMPTS)
+        wait = timedelta(0) if transient or waiting else timedelta(seconds=backoff_delay(
+            attempts - 1, RETRY_CAP.total_seconds(), RETRY_BASE.total_seconds()))
+        status = "dropped" if dropped else "failed" if transient or waiting else "refused"
         payload = effect_payload(effect) | ({"link_from": link_from} if link_from else {})
         with self.sessions.begin() as session:
-            store.record_refused(session, effect.key, _kind(effect), _target(effect), spec_id,
-                                 payload, error, None if dropped else self.now + wait, attempts)
+            store.record_held(session, effect.key, _kind(effect), _target(effect), spec_id,
+                              payload, error, status, None if dropped else self.now + wait,
+                              attempts)
+            for kind in HELD_KINDS:
+                store.resolve_problem(session, kind, effect.key, self.now)
             if dropped:
-                store.resolve_problem(session, "write-refused", effect.key, self.now)
                 why = "its target is gone" if gone else f"refused {attempts} times"
                 note = ProblemNote("write-dropped", effect.key,
                                    f"{effect.describe()} was dropped ({why}): {error}")
+            elif waiting:
+                note = ProblemNote("write-waiting", effect.key,
+                                   f"{effect.describe()} waits: {error}")
+            elif transient:
+                note = ProblemNote("write-failed", effect.key,
+                                   f"{effect.describe()} failed (attempt {attempts}; tried "
+                                   f"again next cycle): {error}")
             else:
                 note = ProblemNote("write-refused", effect.key,
                                    f"{effect.describe()} was refused (attempt {attempts}, next "
                                    f"in {_span(wait)}): {error}")
             store.note_problem(session, note, self.now, spec_id)
-        report.problems.append(note.message)
+        (report.failures if transient else report.problems).append(note.message)
         log.warning("%s", note.message)
 
-    def retry_refused(self, report: CycleReport) -> None:
-        """Try again the refused writes whose backoff has passed."""
+    def retry_held(self, report: CycleReport) -> None:
+        """Try again the held writes whose time has come."""
         with self.sessions() as session:
-            due = store.due_refused(session, self.now)
+            due = store.due_retries(session, self.now)
         for row in due:
             effect = effect_from_payload(row.payload or {})
             if isinstance(effect, CommentOnPull) and "{thread_url}" in effect.body:
                 with self.sessions() as session:
                     thread = store.effect_done(session, (row.payload or {}).get("link_from", ""))
                 if thread is not None and thread.status == "dropped":
-                    self._refuse(effect, row.spec_id, report, "its thread was never opened",
-                                 attempts=row.attempts, gone=True)
+                    self._hold(effect, row.spec_id, report, "its thread was never opened",
+                               attempts=row.attempts, gone=True)
                     continue
                 if thread is None or thread.status != "done" or not thread.remote_id:
                     continue  # its thread is not there yet
@@ -226,14 +244,14 @@ class Executor:
             try:
                 remote_id = self._write(effect)
             except ServiceError as exc:
-                if not exc.transient:
-                    self._refuse(effect, row.spec_id, report, str(exc),
-                                 attempts=row.attempts + 1, gone=isinstance(exc, NotFound))
+                self._hold(effect, row.spec_id, report, str(exc), attempts=row.attempts + 1,
+                           transient=exc.transient, gone=isinstance(exc, NotFound))
                 continue
             with self.sessions.begin() as session:
                 done = store.effect_done(session, row.key)
                 done.status, done.remote_id, done.next_attempt_at = "done", remote_id, None
-                store.resolve_problem(session, "write-refused", row.key, self.now)
+                for kind in HELD_KINDS:
+                    store.resolve_problem(session, kind, row.key, self.now)
                 if isinstance(effect, CreateThread) and row.spec_id and remote_id:
                     store.link_created_thread(session, row.spec_id, int(remote_id), self.now)
             report.actions.append(effect.describe())

@@ -140,6 +140,8 @@ class StageEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str] = mapped_column(String(20))  # mirrored, ignored, conflict, initial
     reason: Mapped[str] = mapped_column(Text, default="")
+    # on whose authority a stage was set: committee, author, history, service
+    authority: Mapped[str] = mapped_column(String(20), default="")
 
 
 class Effect(Base):

@@ -64,3 +64,4 @@ class Observation:
     own_accounts: frozenset[str] = frozenset()  # the service's own logins: never a change
     # path -> the `discussion:` link of the file's last version that had one (None: none had)
     history_discussions: Mapping[str, str | None] = field(default_factory=dict)
+    removed_paths: frozenset[str] = frozenset()  # SPEC files gone from the default branch

@@ -34,8 +34,10 @@ class StageSet:
     """Who set a SPEC's current stage, and how: what an undo is measured against."""
 
     actor: str
-    outcome: str  # mirrored, initial, retired, restored
+    outcome: str  # mirrored, initial, retired, restored, confirmed
     reason: str  # for mirrored: the signal kind (label, tag, closed, ...)
+    authority: str = ""  # committee, author, history, service
+    before: Stage | None = None  # the stage it replaced (a retired idea returns to it)
 
 
 @dataclass(frozen=True)

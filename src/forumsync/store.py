@@ -68,16 +68,18 @@ def load_state(session: Session) -> StoredState:
     )
 
 
-SETTING_OUTCOMES = ("mirrored", "initial", "retired", "restored")
+SETTING_OUTCOMES = ("mirrored", "initial", "retired", "restored", "confirmed")
 
 
 def _stage_sets(session: Session) -> dict[int, StageSet]:
     """Per SPEC, the latest change that set its stage (ignored changes set nothing)."""
     rows = session.execute(
-        select(StageEvent.spec_id, StageEvent.actor, StageEvent.outcome, StageEvent.reason)
+        select(StageEvent.spec_id, StageEvent.actor, StageEvent.outcome, StageEvent.reason,
+               StageEvent.authority, StageEvent.from_stage)
         .where(StageEvent.outcome.in_(SETTING_OUTCOMES)).order_by(StageEvent.id))
-    return {spec_id: StageSet(actor or "", outcome, reason or "")
-            for spec_id, actor, outcome, reason in rows}
+    return {spec_id: StageSet(actor or "", outcome, reason or "", authority or "",
+                              Stage(before) if before else None)
+            for spec_id, actor, outcome, reason, authority, before in rows}
 
 
 # --- cursors ---------------------------------------------------------------------------------
@@ -140,7 +142,8 @@ def save_spec(session: Session, plan: SpecPlan, now: datetime) -> Spec:
         session.add(StageEvent(
             spec_id=spec.id, from_stage=change.from_stage.value if change.from_stage else None,
             to_stage=change.to_stage.value, actor=change.actor, side=change.side,
-            occurred_at=change.occurred_at, outcome=change.outcome, reason=change.reason))
+            occurred_at=change.occurred_at, outcome=change.outcome, reason=change.reason,
+            authority=change.authority))
     for note in plan.problems:
         note_problem(session, note, now, spec.id)
     return spec
@@ -236,15 +239,17 @@ def note_problem(session: Session, note: ProblemNote, now: datetime,
     session.flush()
 
 
-def heal(session: Session, scopes: set[str], raised: set[tuple[str, str]],
-         now: datetime) -> int:
+def heal(session: Session, scopes: set[str], raised: set[tuple[str, str]], now: datetime,
+         failed_specs: set[int] = frozenset()) -> int:
     """Resolve the open problems whose source (`scope`) was read again this cycle without
-    raising them: a clash renumbered, a link fixed, a thread restored. Returns how many."""
+    raising them: a clash renumbered, a link fixed, a thread restored. The problems of a
+    SPEC whose cycle failed stand. Returns how many were resolved."""
     if not scopes:
         return 0
     healed = 0
     rows = session.scalars(select(Problem).where(Problem.resolved_at.is_(None),
                                                  Problem.scope.in_(sorted(scopes))))
+    rows = [r for r in rows if r.spec_id is None or r.spec_id not in failed_specs]
     for row in rows:
         if (row.kind, row.subject) not in raised:
             row.resolved_at = now
@@ -263,13 +268,14 @@ def resolve_reported(session: Session, kinds: tuple[str, ...], until: datetime) 
 # --- refused writes ------------------------------------------------------------------------------
 
 
-def record_refused(session: Session, key: str, kind: str, target: str, spec_id: int | None,
-                   payload: dict, error: str, next_attempt_at: datetime | None,
-                   attempts: int = 1) -> Effect:
-    """A write the remote side refused: kept to retry (or, with no next attempt, dropped)."""
+def record_held(session: Session, key: str, kind: str, target: str, spec_id: int | None,
+                payload: dict, error: str, status: str, next_attempt_at: datetime | None,
+                attempts: int = 1) -> Effect:
+    """A write that could not be made: `failed` or `refused`, kept to retry at
+    `next_attempt_at`, or `dropped`."""
     row = session.scalar(select(Effect).where(Effect.key == key)) or Effect(
         key=key, kind=kind, target=target, spec_id=spec_id, created_at=utcnow())
-    row.status = "refused" if next_attempt_at is not None else "dropped"
+    row.status = status
     row.attempts, row.next_attempt_at = attempts, next_attempt_at
     row.payload, row.error = payload, error[:2000]
     session.add(row)
@@ -287,7 +293,7 @@ def attach_effects(session: Session, keys: list[str], spec_id: int | None) -> No
                     .values(spec_id=spec_id))
 
 
-def due_refused(session: Session, now: datetime) -> list[Effect]:
-    rows = session.scalars(select(Effect).where(Effect.status == "refused")
+def due_retries(session: Session, now: datetime) -> list[Effect]:
+    rows = session.scalars(select(Effect).where(Effect.status.in_(("failed", "refused")))
                            .order_by(Effect.id)).all()
     return [r for r in rows if r.next_attempt_at is None or aware(r.next_attempt_at) <= now]

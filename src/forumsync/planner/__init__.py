@@ -19,6 +19,7 @@ from forumsync.planner.settings import PlanSettings
 from forumsync.planner.tracking import (
     attach_by_path,
     endorsements,
+    release_removed_path,
     stage_of_document,
     track_main_doc,
     track_pull,
@@ -32,6 +33,8 @@ __all__ = ["PlanSettings", "endorsements", "plan_cycle", "stage_of_document"]
 def plan_cycle(obs: Observation, stored: StoredState, settings: PlanSettings) -> Plan:
     """Turn one cycle's observation and the remembered state into a plan."""
     ctx = CycleContext(obs, stored, settings)
+    for path in sorted(obs.removed_paths):
+        release_removed_path(ctx, path)
     unattached = [seen for _, seen in sorted(obs.pulls.items()) if not track_pull(ctx, seen)]
     for path in sorted(obs.main_docs):
         track_main_doc(ctx, obs.main_docs[path])
@@ -43,6 +46,11 @@ def plan_cycle(obs: Observation, stored: StoredState, settings: PlanSettings) ->
             ctx.touch(index)
     for topic in sorted(obs.threads):
         track_thread(ctx, obs.threads[topic])
+    for topic in sorted(obs.threads):  # a thread naming a PR: its SPEC's link is judged again
+        for pr in ctx.pulls_mentioned_by(topic):
+            index = ctx.find("introducing_pr", pr)
+            if index is not None:
+                ctx.touch(index)
     ctx.result.scopes |= {f"thread:topic-{t}" for t, seen in obs.threads.items()
                           if seen.posts is not None or seen.deleted}
     for index in sorted(ctx.touched):

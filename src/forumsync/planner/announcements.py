@@ -41,7 +41,7 @@ def _announce_opened(ctx: CycleContext, index: int, signal: Signal) -> None:
         return
     pull = seen.pull
     url = pull.html_url or ctx.settings.pull_url(pull.number)
-    if spec.thread_id is not None:
+    if spec.thread_id is not None and spec.link_method != "created":
         thread = ctx.current_thread(spec.thread_id)
         slug, title = (thread.slug, thread.title) if thread else ("", "the discussion")
         announce(ctx, index, signal.at, f"opened:pr-{pull.number}:reply",

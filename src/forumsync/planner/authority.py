@@ -9,6 +9,8 @@ two changes that disagree are a conflict, and the later one wins (ties: GitHub).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from forumsync import texts
 from forumsync.actions import StageChange
 from forumsync.observation import PullObservation, ThreadObservation
@@ -93,60 +95,61 @@ def marker_signals(ctx: CycleContext, index: int) -> None:
 
 
 def _label_signals(ctx: CycleContext, index: int, seen: PullObservation) -> None:
+    """Each edit that added stage labels is its own change, judged on its own author's
+    authority; an edit that added two stage labels at once is ambiguous."""
     pull = seen.pull
     before = ctx.stored.pulls.get(pull.number)
     names_before = {n.casefold(): n for n in (before.labels if before else ())}
-    added = [n for n in pull.labels if n.casefold() not in names_before]
+    added = [n for n in pull.labels if n.casefold() not in names_before
+             and ctx.settings.stage_of_label(n)]
     removed = [n for k, n in names_before.items()
-               if k not in {m.casefold() for m in pull.labels}]
+               if k not in {m.casefold() for m in pull.labels} and ctx.settings.stage_of_label(n)]
     url = pull.html_url or ctx.settings.pull_url(pull.number)
     source = f"pr-{pull.number}"
-    stages_added = {s: n for n in added if (s := ctx.settings.stage_of_label(n))}
-    stages_left = [s for n in pull.labels if (s := ctx.settings.stage_of_label(n))]
-    if len(stages_added) > 1:
-        event = last_event(seen, "labeled", next(iter(stages_added.values())))
-        _ambiguous(ctx, index, "github", event.actor if event else "",
-                   event.created_at if event else pull.updated_at, source,
-                   sorted(stages_added.values()))
-    elif stages_added:
-        stage, name = next(iter(stages_added.items()))
+    edits: dict[tuple[str, datetime], list[str]] = {}
+    for name in added:  # one API call adds its labels with one actor and one time
         event = last_event(seen, "labeled", name)
-        ctx.signal(index, Signal(stage, event.actor if event else "", "github",
-                                 event.created_at if event else pull.updated_at, "label",
-                                 source, url))
-    elif not stages_left and any(ctx.settings.stage_of_label(n) for n in removed):
-        name = next(n for n in removed if ctx.settings.stage_of_label(n))
-        event = last_event(seen, "unlabeled", name)
+        edits.setdefault((event.actor, event.created_at) if event else ("", pull.updated_at),
+                         []).append(name)
+    for (actor, at), names in sorted(edits.items(), key=lambda item: item[0][1]):
+        if len(names) > 1:
+            _ambiguous(ctx, index, "github", actor, at, source, sorted(names))
+        else:
+            ctx.signal(index, Signal(ctx.settings.stage_of_label(names[0]), actor, "github", at,
+                                     "label", source, url))
+    stages_left = [n for n in pull.labels if ctx.settings.stage_of_label(n)]
+    if not stages_left and removed:
+        event = last_event(seen, "unlabeled", removed[0])
         if event is not None and not ctx.is_own(event.actor):
-            _removed(ctx, index, "github", event.actor, event.created_at, source, name)
+            _removed(ctx, index, "github", event.actor, event.created_at, source, removed[0])
 
 
 def _tag_signals(ctx: CycleContext, index: int, thread: ThreadObservation) -> None:
+    """As for labels, one change per first-post revision (one editor each)."""
     before = ctx.stored.threads.get(thread.id)
     tags_before = set(before.tags) if before else set()
-    added = [t for t in thread.tags if t not in tags_before]
-    removed = [t for t in tags_before if t not in thread.tags]
+    added = [t for t in thread.tags if t not in tags_before and ctx.settings.stage_of_tag(t)]
+    removed = [t for t in tags_before if t not in thread.tags and ctx.settings.stage_of_tag(t)]
     url = ctx.settings.thread_url(thread.id, thread.slug)
     source = f"topic-{thread.id}"
-    stages_added = {s: t for t in added if (s := ctx.settings.stage_of_tag(t))}
-    stages_left = [s for t in thread.tags if (s := ctx.settings.stage_of_tag(t))]
-    if len(stages_added) > 1:
-        revision = _revision(thread, added=next(iter(stages_added.values())))
-        _ambiguous(ctx, index, "discourse", revision.username if revision else "",
-                   revision.created_at if revision else ctx.obs.now, source,
-                   sorted(stages_added.values()))
-    elif stages_added:
-        stage, tag = next(iter(stages_added.items()))
+    edits: dict[int | None, tuple[TopicRevision | None, list[str]]] = {}
+    for tag in added:
         revision = _revision(thread, added=tag)
-        ctx.signal(index, Signal(stage, revision.username if revision else "", "discourse",
-                                 revision.created_at if revision else thread.created_at, "tag",
-                                 source, url))
-    elif not stages_left and any(ctx.settings.stage_of_tag(t) for t in removed):
-        tag = next(t for t in removed if ctx.settings.stage_of_tag(t))
-        revision = _revision(thread, removed=tag)
+        edits.setdefault(revision.number if revision else None, (revision, []))[1].append(tag)
+    for revision, tags in sorted(edits.values(), key=lambda e: e[0].number if e[0] else 0):
+        actor = revision.username if revision else ""
+        at = revision.created_at if revision else thread.created_at
+        if len(tags) > 1:
+            _ambiguous(ctx, index, "discourse", actor, at, source, sorted(tags))
+        else:
+            ctx.signal(index, Signal(ctx.settings.stage_of_tag(tags[0]), actor, "discourse", at,
+                                     "tag", source, url))
+    stages_left = [t for t in thread.tags if ctx.settings.stage_of_tag(t)]
+    if not stages_left and removed:
+        revision = _revision(thread, removed=removed[0])
         if revision is not None and not ctx.is_own(revision.username):
             _removed(ctx, index, "discourse", revision.username, revision.created_at, source,
-                     tag)
+                     removed[0])
 
 
 def _category_signal(ctx: CycleContext, index: int, thread: ThreadObservation) -> None:
@@ -166,7 +169,7 @@ def _category_signal(ctx: CycleContext, index: int, thread: ThreadObservation) -
         ctx.signal(index, Signal(Stage.ACCEPTED, actor, "discourse", at, "category",
                                  f"topic-{thread.id}", ctx.settings.thread_url(thread.id)))
     elif actor and not ctx.is_own(actor):
-        _record_ignored(ctx, index, spec.stage, actor, "discourse", at, f"topic-{thread.id}",
+        record_ignored(ctx, index, spec.stage, actor, "discourse", at, f"topic-{thread.id}",
                         "a move into the Accepted category means accepted only for an idea",
                         f"moved into the Accepted category; the stage stays {spec.stage.value}")
 
@@ -184,9 +187,11 @@ def _revision(thread: ThreadObservation, *, added: str | None = None,
 
 def _ambiguous(ctx: CycleContext, index: int, side: str, actor: str, at, source: str,
                names: list[str]) -> None:
+    if ctx.is_own(actor):
+        return
     spec = ctx.specs[index]
     what = "labels" if side == "github" else "tags"
-    _record_ignored(ctx, index, spec.stage, actor, side, at, source,
+    record_ignored(ctx, index, spec.stage, actor, side, at, source,
                     f"two stage {what} at once ({', '.join(names)}) are ambiguous",
                     f"two stage {what} set at once ({', '.join(names)}); the stage stays "
                     f"{spec.stage.value} and its {what[:-1]} is restored")
@@ -196,13 +201,13 @@ def _removed(ctx: CycleContext, index: int, side: str, actor: str, at, source: s
              name: str) -> None:
     spec = ctx.specs[index]
     what = "label" if side == "github" else "tag"
-    _record_ignored(ctx, index, spec.stage, actor, side, at, source,
+    record_ignored(ctx, index, spec.stage, actor, side, at, source,
                     f"the stage {what} {name} was removed outright",
                     f"stage {what} {name} removed; the stage stays {spec.stage.value} and "
                     f"its {what} is restored")
 
 
-def _record_ignored(ctx: CycleContext, index: int, stage: Stage, actor: str, side: str, at,
+def record_ignored(ctx: CycleContext, index: int, stage: Stage, actor: str, side: str, at,
                     source: str, reason: str, message: str) -> None:
     spec = ctx.specs[index]
     spec.changes.append(StageChange(spec.stage, stage, actor, side, at, "ignored", reason))
@@ -214,60 +219,61 @@ def _record_ignored(ctx: CycleContext, index: int, stage: Stage, actor: str, sid
 # --- authority and the decision ------------------------------------------------------------------
 
 
-def authority(ctx: CycleContext, index: int, signal: Signal) -> str | None:
-    """None when `signal` may change the stage; else why not."""
+def authority(ctx: CycleContext, index: int, signal: Signal) -> tuple[str | None, str]:
+    """(None, basis) when `signal` may change the stage, basis naming on whose authority
+    (committee, author or history); else (why not, "")."""
     spec = ctx.specs[index]
+    seen = ctx.seen_pull(spec.introducing_pr)
+    by_author = seen is not None and bool(signal.actor) and \
+        signal.actor.casefold() == seen.pull.author.casefold()
     if signal.kind == "front_matter":
-        return None
+        return None, "committee"  # it landed on the default branch: merged by a maintainer
     if signal.kind == "opened":
-        return _declined_by_committee(spec)
+        return declined_by_committee(spec), "author"
     if spec.key in ctx.fresh and signal.at < ctx.quiet_before:
-        return None  # history from before the service watched: taken as it is
+        return None, "author" if by_author else "history"  # from before the service watched
     if not signal.actor:
-        return "no one could be named for this change (no revision or event records it)"
+        return "no one could be named for this change (no revision or event records it)", ""
     refusal = None
-    if signal.kind in ("closed", "reopened"):
-        seen = ctx.seen_pull(spec.introducing_pr)
-        if seen is not None and signal.actor.casefold() == seen.pull.author.casefold():
-            withdrawer = _withdrawn_by_other(spec, signal.actor)
-            if signal.kind == "closed" or withdrawer is None:
-                return None  # the author withdraws, or undoes their own withdrawal
-            refusal = (f"the SPEC was withdrawn by @{withdrawer}; the author's reopen undoes "
-                       "only the author's own close")
+    if signal.kind in ("closed", "reopened") and by_author:
+        withdrawer = _withdrawn_by_other(spec)
+        if signal.kind == "closed" or withdrawer is None:
+            return None, "author"  # the author withdraws, or undoes their own withdrawal
+        refusal = (f"the SPEC was withdrawn by {withdrawer}; the author's reopen undoes "
+                   "only the author's own close")
     members = ctx.obs.committee.github if signal.side == "github" else ctx.obs.committee.forum
     if members is None:
-        return UNREADABLE
+        return UNREADABLE, ""
     if signal.actor.casefold() in {m.casefold() for m in members}:  # both sites ignore case
-        return None
-    return refusal or f"@{signal.actor} is not on the committee on {texts.side_name(signal.side)}"
+        return None, "committee"
+    return refusal or f"@{signal.actor} is not on the committee on " \
+        f"{texts.side_name(signal.side)}", ""
 
 
-def _withdrawn_by_other(spec, author: str) -> str | None:
-    """Who withdrew the SPEC, when that was someone other than `author`."""
+def _withdrawn_by_other(spec) -> str | None:
+    """Who withdrew the SPEC, when it was not its author's own withdrawal."""
     made = spec.stage_set
-    if spec.stage is not Stage.WITHDRAWN or made is None or made.outcome != "mirrored":
+    if spec.stage is not Stage.WITHDRAWN or made is None or made.authority in ("author", ""):
         return None
-    return made.actor if made.actor and made.actor.casefold() != author.casefold() else None
+    return f"@{made.actor}" if made.actor else "the committee"
 
 
-def _declined_by_committee(spec) -> str | None:
-    """A PR opened for a SPEC the committee withdrew or declined does not revive it."""
-    made = spec.stage_set
-    if spec.stage is Stage.WITHDRAWN and made is not None and made.outcome == "mirrored" \
-            and made.reason != "closed":
-        who = f"@{made.actor}" if made.actor else "the committee"
-        return f"it was declined by {who}; only the committee can revive it"
-    return None
+def declined_by_committee(spec) -> str | None:
+    """Why a SPEC the committee withdrew or declined cannot be revived by a new PR."""
+    withdrawer = _withdrawn_by_other(spec)
+    if withdrawer is None or spec.stage_set.outcome == "retired":
+        return None
+    return f"it was declined by {withdrawer}; only the committee can revive it"
 
 
 def decide(ctx: CycleContext, index: int) -> None:
     spec = ctx.specs[index]
-    signals = sorted(ctx.signals.get(index, []), key=lambda s: (s.at, s.side == "github"))
-    valid: list[Signal] = []
-    for signal in signals:
+    valid: list[tuple[Signal, str]] = []
+    for signal in _in_process_order(ctx.signals.get(index, [])):
+        refusal, basis = authority(ctx, index, signal)
         if signal.to_stage == spec.stage and signal.kind != "opened":
+            _confirm(ctx, index, signal, refusal, basis)
             continue
-        refusal = authority(ctx, index, signal)
         if refusal == UNREADABLE:  # only the committee may do this, and it is unknown
             ctx.deferred.add(index)
             ctx.problem(index, "authority-unknown", f"{spec.key}:committee",
@@ -276,9 +282,9 @@ def decide(ctx: CycleContext, index: int) -> None:
                         "for the next cycle", f"authority:{spec.key}")
             continue
         if refusal is None:
-            valid.append(signal)
+            valid.append((signal, basis))
             continue
-        _record_ignored(ctx, index, signal.to_stage, signal.actor, signal.side, signal.at,
+        record_ignored(ctx, index, signal.to_stage, signal.actor, signal.side, signal.at,
                         signal.source, refusal,
                         f"{signal.kind} {signal.to_stage.value} ignored: {refusal}; the stage "
                         f"stays {spec.stage.value}")
@@ -288,17 +294,17 @@ def decide(ctx: CycleContext, index: int) -> None:
     if not valid:
         if spec.key in ctx.fresh and not spec.changes:
             set_stage(spec, StageChange(None, spec.stage, "", "github", ctx.obs.now, "initial",
-                                        "first seen"))
+                                        "first seen", "history"))
         return
-    winner = valid[-1]
+    winner, basis = valid[-1]
     before: Stage | None = None if spec.key in ctx.fresh else spec.stage
-    for step in valid[:-1]:
+    for step, step_basis in valid[:-1]:
         if step.to_stage == winner.to_stage:
             continue
         if leads_to(step.to_stage, winner.to_stage):  # history: one change after another
             if step.to_stage != before:
                 spec.changes.append(StageChange(before, step.to_stage, step.actor, step.side,
-                                                step.at, "mirrored", step.kind))
+                                                step.at, "mirrored", step.kind, step_basis))
                 before = step.to_stage
         elif step.side != winner.side:
             _conflict(ctx, index, step, winner)
@@ -306,8 +312,29 @@ def decide(ctx: CycleContext, index: int) -> None:
         return
     spec.scopes.add(f"stage:{spec.key}")  # a decision: earlier ignored changes are settled
     set_stage(spec, StageChange(before, winner.to_stage, winner.actor, winner.side, winner.at,
-                                "mirrored", winner.kind))
+                                "mirrored", winner.kind, basis))
     announce_change(ctx, index, winner)
+
+
+def _in_process_order(signals: list[Signal]) -> list[Signal]:
+    """By time (ties: GitHub last, so it wins); an acceptance seen with the PR's opening
+    comes before it, whatever the clocks say: accepting, then drafting, is the process."""
+    ordered = sorted(signals, key=lambda s: (s.at, s.side == "github"))
+    if any(s.kind == "opened" for s in ordered):
+        ordered = [s for s in ordered if s.to_stage is Stage.ACCEPTED] + \
+            [s for s in ordered if s.to_stage is not Stage.ACCEPTED]
+    return ordered
+
+
+def _confirm(ctx: CycleContext, index: int, signal: Signal, refusal: str | None,
+             basis: str) -> None:
+    """The committee setting the stage a SPEC already has makes the stage its own: the
+    author can no longer undo it (a committee label after the author's close)."""
+    spec = ctx.specs[index]
+    if refusal is None and basis == "committee" and spec.stage_set is not None \
+            and spec.stage_set.authority != "committee":
+        set_stage(spec, StageChange(spec.stage, spec.stage, signal.actor, signal.side,
+                                    signal.at, "confirmed", signal.kind, "committee"))
 
 
 def _conflict(ctx: CycleContext, index: int, loser: Signal, winner: Signal) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from forumsync.actions import Plan, ProblemNote, SpecPlan, StageChange
 from forumsync.links import pull_numbers_in
+from forumsync.markers import is_own as is_own_text
 from forumsync.observation import Observation, PullObservation, ThreadObservation
 from forumsync.planner.settings import PlanSettings
 from forumsync.records import Activity, IssueEvent, PullRecord
@@ -45,7 +46,8 @@ class CycleContext:
         self.deferred: set[int] = set()  # changes that could not be judged: judged next cycle
         self.absorbed: set[int] = set()  # spec ids merged into another SPEC this cycle
         self.own_accounts = {a.casefold() for a in obs.own_accounts}
-        self._mentions: dict[int, list[int]] | None = None
+        self._mentions: dict[int, set[int]] | None = None
+        self._mentioners: dict[int, list[int]] | None = None
 
     # --- finding and touching SPECs -------------------------------------------------------
 
@@ -115,17 +117,28 @@ class CycleContext:
         return stored is not None and stored.deleted
 
     def threads_mentioning(self, pr: int) -> list[int]:
-        """Ideas threads read this cycle whose posts link PR `pr` (indexed once a cycle)."""
+        """Ideas threads read this cycle whose posts by people link PR `pr`."""
+        if self._mentioners is None:
+            self._mentioners = {}
+            for topic, prs in sorted(self._pull_mentions().items()):
+                for number in prs:
+                    self._mentioners.setdefault(number, []).append(topic)
+        return self._mentioners.get(pr, [])
+
+    def pulls_mentioned_by(self, topic: int) -> set[int]:
+        return self._pull_mentions().get(topic, set())
+
+    def _pull_mentions(self) -> dict[int, set[int]]:
+        """Topic -> PR numbers its posts link (Ideas threads read this cycle; once a cycle)."""
         if self._mentions is None:
             self._mentions = {}
             for thread in self.obs.threads.values():
                 if thread.category_id != self.settings.ideas_category_id or not thread.posts:
                     continue
-                numbers = {n for p in thread.posts
-                           for n in pull_numbers_in(p.raw, self.settings.repo)}
-                for number in numbers:
-                    self._mentions.setdefault(number, []).append(thread.id)
-        return sorted(self._mentions.get(pr, ()))
+                self._mentions[thread.id] = {
+                    n for p in thread.posts if not self.is_own(p.username)
+                    and not is_own_text(p.raw) for n in pull_numbers_in(p.raw, self.settings.repo)}
+        return self._mentions
 
     def is_own(self, actor: str) -> bool:
         return actor.casefold() in self.own_accounts
@@ -155,7 +168,8 @@ def from_state(state: SpecState) -> SpecPlan:
 def set_stage(spec: SpecPlan, change: StageChange) -> None:
     """Move a SPEC to a stage and remember who set it (what an undo is measured against)."""
     spec.stage = change.to_stage
-    spec.stage_set = StageSet(change.actor, change.outcome, change.reason)
+    spec.stage_set = StageSet(change.actor, change.outcome, change.reason, change.authority,
+                              change.from_stage)
     spec.changes.append(change)
 
 

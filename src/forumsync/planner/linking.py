@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from forumsync.links import BadThreadRef, ThreadRef, parse_thread_url, thread_refs_in
+from forumsync.planner.authority import declined_by_committee, record_ignored
 from forumsync.planner.context import CycleContext, is_idea_only, note_activity
-from forumsync.planner.tracking import opened_by_service
+from forumsync.planner.tracking import own_thread_pr
 from forumsync.stages import Stage
 
 
@@ -38,6 +39,14 @@ def link(ctx: CycleContext, index: int) -> None:
             _claim(ctx, index, topic, "manual", f"manual:pr-{pr}")
         return
     authors, others = _candidates(ctx, index)
+    _link_from(ctx, index, authors, others)
+    if spec.thread_id is not None:
+        spec.scopes.add(f"link:{spec.key}")  # linked: a lost thread's problem is settled
+
+
+def _link_from(ctx: CycleContext, index: int, authors: list[Candidate],
+               others: list[Candidate]) -> None:
+    spec = ctx.specs[index]
     if spec.thread_id is not None:
         for candidate in authors:  # the author's own link replaces any automatic one
             topic = _resolve(ctx, index, candidate)
@@ -50,13 +59,22 @@ def link(ctx: CycleContext, index: int) -> None:
             if topic is not None and topic != spec.thread_id:
                 _report_claimant(ctx, index, topic, candidate.scope)
         return
-    for candidate in authors + others:
+    own = _own_thread(ctx, index)
+    for candidate in authors + own + others:
         topic = _resolve(ctx, index, candidate)
         if topic is None:
             continue
         if _claim(ctx, index, topic, candidate.method, candidate.scope):
             return
         spec.link_refused = True
+
+
+def _own_thread(ctx: CycleContext, index: int) -> list[Candidate]:
+    """The thread the service once opened for this PR, found by its key (a lost database
+    or a refused first link must not leave it orphaned)."""
+    pr = ctx.specs[index].introducing_pr
+    return [Candidate("created", ThreadRef(t.id, t.slug, ""), f"thread:topic-{t.id}")
+            for t in ctx.obs.threads.values() if pr is not None and own_thread_pr(ctx, t) == pr]
 
 
 def _candidates(ctx: CycleContext, index: int) -> tuple[list[Candidate], list[Candidate]]:
@@ -83,7 +101,7 @@ def _candidates(ctx: CycleContext, index: int) -> tuple[list[Candidate], list[Ca
     if spec.introducing_pr is not None:
         for topic in ctx.threads_mentioning(spec.introducing_pr):
             thread = ctx.obs.threads[topic]
-            if not opened_by_service(ctx, thread):  # our own: linked through its key
+            if own_thread_pr(ctx, thread) is None:  # our own: linked through its key
                 others.append(Candidate("thread_post", ThreadRef(thread.id, thread.slug, ""),
                                         f"thread:topic-{thread.id}"))
     return authors, others
@@ -105,8 +123,8 @@ def _resolve(ctx: CycleContext, index: int, candidate: Candidate) -> int | None:
         return None
     if ctx.is_deleted(topic):
         ctx.problem(index, "bad-link", f"{spec.key}:topic-{topic}",
-                    f"{spec.key} links thread {topic}, which was deleted; not linked",
-                    f"thread:topic-{topic}")  # heals when the thread comes back
+                    f"{spec.key} links thread {topic}, which was deleted or cannot be read; "
+                    "not linked", f"link:{spec.key}")  # heals once the SPEC has a thread
         return None
     return topic
 
@@ -134,6 +152,8 @@ def _claim(ctx: CycleContext, index: int, topic: int, method: str, scope: str) -
             return False
         else:
             _absorb(ctx, index, holder)
+    if spec.thread_id is not None and spec.thread_id != topic:
+        spec.released_thread = spec.thread_id  # its stage tag goes with the link
     spec.thread_id, spec.link_method = topic, method
     spec.lost_thread_id = None
     return True
@@ -142,10 +162,8 @@ def _claim(ctx: CycleContext, index: int, topic: int, method: str, scope: str) -
 def _gave_up(spec) -> bool:
     """A SPEC PR its own author withdrew: a new attempt may take over its thread. One the
     committee withdrew keeps it."""
-    if spec.stage is not Stage.WITHDRAWN or spec.introducing_pr is None:
-        return False
-    made = spec.stage_set
-    return made is None or made.outcome != "mirrored" or made.reason == "closed"
+    return spec.stage is Stage.WITHDRAWN and spec.introducing_pr is not None and \
+        declined_by_committee(spec) is None
 
 
 def _absorb(ctx: CycleContext, index: int, holder: int) -> None:
@@ -156,8 +174,13 @@ def _absorb(ctx: CycleContext, index: int, holder: int) -> None:
     elif idea.spec_id is not None:
         spec.absorbs += (idea.spec_id,)
         ctx.absorbed.add(idea.spec_id)
-    if spec.key in ctx.fresh and spec.path is None:  # a new PR: it moves on from the idea
-        spec.stage, spec.stage_set = idea.stage, idea.stage_set
+    declined = declined_by_committee(idea)
+    if declined and spec.key not in ctx.fresh:  # a later link: the decline still stands
+        record_ignored(ctx, index, Stage.WITHDRAWN, "", "github", ctx.obs.now, spec.key,
+                       f"it links thread {idea.thread_id}: {declined}",
+                       f"links the idea in thread {idea.thread_id}, which {declined[3:]}")
+    if (spec.key in ctx.fresh and spec.path is None) or declined:
+        spec.stage, spec.stage_set = idea.stage, idea.stage_set  # it moves on from the idea
         ctx.fresh.discard(spec.key)
     spec.changes[:0] = idea.changes
     spec.problems += idea.problems

@@ -31,6 +31,7 @@ def converge(ctx: CycleContext, index: int) -> None:
             spec.effects.insert(0, SetPullLabels(f"labels:pr-{pr}:{stamp}", pr, add, remove))
         labels = tuple(n for n in state.labels if n not in remove) + add
         ctx.result.pulls[pr] = replace(state, labels=labels)
+    _release(ctx, index)
     retired = spec.stage_set is not None and spec.stage_set.outcome == "retired"
     thread = ctx.current_thread(spec.thread_id) if spec.thread_id is not None else None
     if thread is None or retired:
@@ -43,12 +44,30 @@ def converge(ctx: CycleContext, index: int) -> None:
         spec.effects.insert(0, SetThreadTags(f"tags:topic-{thread.id}:{stamp}", thread.id, tags))
     category = thread.category_id
     accepted = ctx.settings.accepted_category_id
+    home = None
     if accepted and spec.stage not in (Stage.IDEA, Stage.WITHDRAWN) \
             and category == ctx.settings.ideas_category_id:
-        spec.effects.insert(0, MoveThread(f"move:topic-{thread.id}:{accepted}:{stamp}",
-                                          thread.id, accepted))
-        category = accepted
+        home = accepted
+    elif accepted and spec.stage is Stage.IDEA and category == accepted:
+        home = ctx.settings.ideas_category_id  # moved there without the committee: put back
+    if home is not None:
+        spec.effects.insert(0, MoveThread(f"move:topic-{thread.id}:{home}:{stamp}", thread.id,
+                                          home))
+        category = home
     ctx.result.threads[thread.id] = replace(thread, tags=tags, category_id=category)
+
+
+def _release(ctx: CycleContext, index: int) -> None:
+    """A thread no longer the SPEC's keeps every tag but the stage tag."""
+    spec = ctx.specs[index]
+    old = ctx.current_thread(spec.released_thread) if spec.released_thread else None
+    if old is None:
+        return
+    tags = tuple(t for t in old.tags if not ctx.settings.stage_of_tag(t))
+    if tags != old.tags:
+        stamp = ctx.obs.now.strftime("%Y%m%dT%H%M%S")
+        spec.effects.insert(0, SetThreadTags(f"tags:topic-{old.id}:{stamp}", old.id, tags))
+        ctx.result.threads[old.id] = replace(old, tags=tags)
 
 
 def remember_observed(ctx: CycleContext) -> None:

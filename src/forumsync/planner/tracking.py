@@ -8,6 +8,8 @@ of Ideas is retired, and comes back if the thread does.
 
 from __future__ import annotations
 
+import re
+
 from forumsync import texts
 from forumsync.actions import ProblemNote, SpecPlan, StageChange
 from forumsync.markers import PREFIX as MARKER_PREFIX
@@ -29,6 +31,7 @@ from forumsync.specfiles import is_spec_path
 from forumsync.stages import Stage
 
 NEW_SPEC_LABEL = "New SPEC"
+OWN_THREAD_KEY = re.compile(re.escape(f"{MARKER_PREFIX}{NEW_THREAD_KEY}") + r"(\d+)\b")
 
 
 def stage_of_document(doc: SpecDocument, core_projects: frozenset[str]) -> Stage:
@@ -93,10 +96,25 @@ def track_pull(ctx: CycleContext, seen: PullObservation) -> bool:
         spec.number = seen.head_doc.number if seen.head_doc.number is not None else spec.number
         spec.title = seen.head_doc.title or spec.title
     if pull.merged and spec.path is None and added:
-        spec.path = added[0]
+        take_path(ctx, index, added[0])
     note_pull_activity(spec, seen)
     pull_signals(ctx, index, seen)
     return True
+
+
+def take_path(ctx: CycleContext, index: int, path: str) -> None:
+    """SPEC `index` is now the one whose file is `path`; a SPEC that had that path before
+    (its number reused after its file was removed) lets go of it."""
+    for other in ctx.find_all("path", path):
+        if other != index:
+            ctx.touch(other).path = None
+    ctx.specs[index].path = path
+
+
+def release_removed_path(ctx: CycleContext, path: str) -> None:
+    """A SPEC file removed from the default branch no longer names its SPEC."""
+    for index in ctx.find_all("path", path):
+        ctx.touch(index).path = None
 
 
 def _no_spec_file(number: int, scope: str) -> ProblemNote:
@@ -128,7 +146,7 @@ def attach_by_path(ctx: CycleContext, seen: PullObservation) -> bool:
             continue
         _join(ctx, index, seen)
         if seen.pull.merged and path in renames:
-            ctx.specs[index].path = renames[path]  # renumbered or renamed on main
+            take_path(ctx, index, renames[path])  # renumbered or renamed on main
         attached = True
     return attached
 
@@ -183,9 +201,13 @@ def track_main_doc(ctx: CycleContext, doc: SpecDocument) -> None:
 
 
 def _introducer_of(ctx: CycleContext, path: str) -> int | None:
+    """The SPEC of the PR that added `path`, unless that SPEC's file is another one (a PR
+    that added two SPEC files introduced the first; the second is a SPEC of its own)."""
     for number, seen in ctx.obs.pulls.items():
         if path in {f.filename for f in seen.files if f.status == "added"}:
-            return ctx.find("introducing_pr", number)
+            index = ctx.find("introducing_pr", number)
+            if index is not None and ctx.specs[index].path in (None, path):
+                return index
     return None
 
 
@@ -221,13 +243,14 @@ def track_thread(ctx: CycleContext, thread: ThreadObservation) -> None:
         return
     if thread.deleted or thread.category_id != ctx.settings.ideas_category_id:
         return
-    if is_category_definition(thread.title) or opened_by_service(ctx, thread):
+    if is_category_definition(thread) or own_thread_pr(ctx, thread) is not None:
         return
     index = ctx.add_spec(SpecPlan(key=f"topic-{thread.id}", spec_id=None, stage=Stage.IDEA,
                                   title=thread.title, thread_id=thread.id, link_method="idea",
                                   last_activity=thread_activity(ctx, thread)))
     set_stage(ctx.touch(index), StageChange(None, Stage.IDEA, "", "discourse",
-                                             thread.created_at, "initial", "thread in Ideas"))
+                                            thread.created_at, "initial", "thread in Ideas",
+                                            "history"))
 
 
 def _lose_thread(ctx: CycleContext, index: int, thread: ThreadObservation) -> None:
@@ -243,7 +266,7 @@ def _lose_thread(ctx: CycleContext, index: int, thread: ThreadObservation) -> No
     ctx.problem(index, "thread-deleted", f"topic-{thread.id}",
                 f"the viability thread {thread.id} of {spec.key} was deleted; the SPEC is "
                 "unlinked until the thread is restored or another is linked by hand",
-                f"thread:topic-{thread.id}")
+                f"link:{spec.key}")  # heals once the SPEC has a thread again
 
 
 def _restore_thread(ctx: CycleContext, index: int, thread: ThreadObservation) -> None:
@@ -261,16 +284,17 @@ def _restore_thread(ctx: CycleContext, index: int, thread: ThreadObservation) ->
 
 def _follow_idea_category(ctx: CycleContext, index: int, thread: ThreadObservation) -> None:
     """An idea lives in Ideas (or, once accepted, the Accepted category): moved anywhere
-    else it is retired; moved back, or restored, it is an idea again."""
+    else it is retired; moved back, or restored, it returns to the stage it had."""
     spec = ctx.specs[index]
     homes = {ctx.settings.ideas_category_id, ctx.settings.accepted_category_id} - {0}
-    retired = spec.stage is Stage.WITHDRAWN and spec.stage_set is not None and \
-        spec.stage_set.outcome == "retired"
-    if thread.category_id not in homes and spec.stage is Stage.IDEA:
+    made = spec.stage_set
+    retired = spec.stage is Stage.WITHDRAWN and made is not None and made.outcome == "retired"
+    if thread.category_id not in homes:
         _retire(ctx, index, "its thread was moved out of Ideas")
-    elif thread.category_id in homes and retired:
-        set_stage(spec, StageChange(spec.stage, Stage.IDEA, "", "discourse", ctx.obs.now,
-                                     "restored", "its thread is back in Ideas"))
+    elif retired:
+        set_stage(spec, StageChange(spec.stage, made.before or Stage.IDEA, "", "discourse",
+                                    ctx.obs.now, "restored", "its thread is back",
+                                    made.authority))
 
 
 def _retire(ctx: CycleContext, index: int, why: str) -> None:
@@ -278,7 +302,7 @@ def _retire(ctx: CycleContext, index: int, why: str) -> None:
     if spec.stage.is_final:
         return
     set_stage(spec, StageChange(spec.stage, Stage.WITHDRAWN, "", "discourse", ctx.obs.now,
-                                 "retired", why))
+                                "retired", why, "service"))
 
 
 def thread_activity(ctx: CycleContext, thread: ThreadObservation) -> Activity | None:
@@ -290,14 +314,16 @@ def thread_activity(ctx: CycleContext, thread: ThreadObservation) -> Activity | 
     return Activity(latest.created_at, latest.username, "post") if latest else None
 
 
-def opened_by_service(ctx: CycleContext, thread: ThreadObservation) -> bool:
-    """A thread the service opened for a PR without one (its first post carries the key)."""
-    if not thread.posts:
-        return False
-    first = thread.posts[0]
-    return ctx.is_own(first.username) and f"{MARKER_PREFIX}{NEW_THREAD_KEY}" in first.raw
+def own_thread_pr(ctx: CycleContext, thread: ThreadObservation) -> int | None:
+    """The PR a thread was opened for by the service (its first post carries the key)."""
+    if not thread.posts or not ctx.is_own(thread.posts[0].username):
+        return None
+    found = OWN_THREAD_KEY.search(thread.posts[0].raw)
+    return int(found.group(1)) if found else None
 
 
-def is_category_definition(title: str) -> bool:
-    """Discourse opens every category with an "About the … category" topic."""
-    return title.startswith("About the ") and title.endswith(" category")
+def is_category_definition(thread: ThreadObservation) -> bool:
+    """Discourse opens every category with an "About the … category" topic, by `system`."""
+    first = thread.posts[0].username if thread.posts else "system"
+    return first.casefold() == "system" and thread.title.startswith("About the ") \
+        and thread.title.endswith(" category")
