@@ -119,7 +119,8 @@ def test_the_authors_reopen_undoes_their_own_close() -> None:
 
 
 def test_a_pr_linking_a_declined_idea_does_not_revive_it() -> None:
-    stored = idea(Stage.WITHDRAWN, StageSet("chair", "mirrored", "tag", "committee"), ("spec-withdrawn",))
+    declined = StageSet("chair", "mirrored", "tag", "committee")
+    stored = idea(Stage.WITHDRAWN, declined, ("spec-withdrawn",))
     obs = observe(pulls=[seen_pull(pull(12, body=LINKED_BODY))],
                   threads=[thread(40, tags=("spec-withdrawn",))])
     spec = only(plan_cycle(obs, stored, SETTINGS))
@@ -209,8 +210,9 @@ def test_a_deleted_idea_thread_retires_the_idea_and_its_return_restores_it() -> 
     assert (spec.stage, spec.thread_id, spec.lost_thread_id) == (Stage.WITHDRAWN, None, 40)
     assert spec.changes[-1].outcome == "retired"
     assert spec.problems == [] and spec.effects == []
+    retired = StageSet("", "retired", "deleted", "service", Stage.IDEA)
     gone = StoredState(specs=(SpecState(5, Stage.WITHDRAWN, lost_thread_id=40,
-                                        stage_set=StageSet("", "retired", "deleted", "service", Stage.IDEA)),),
+                                        stage_set=retired),),
                        threads={40: ThreadState(40, (), 9, deleted=True)},
                        first_sync_at=ago(days=10))
     back = only(plan_cycle(observe(threads=[thread(40)]), gone, SETTINGS))

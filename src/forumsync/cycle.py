@@ -38,7 +38,7 @@ HEAD_CURSOR = "github:default-branch"
 BLOBS_CURSOR = "github:spec-blobs"
 # Re-read PRs a little before the cursor: GitHub's updated_at ordering is not transactional.
 CURSOR_OVERLAP = timedelta(minutes=2)
-HISTORY_READS = 5  # versions of a SPEC file read back in search of its `discussion:` link
+HISTORY_READS = 100  # at most, once per SPEC: versions read back for a `discussion:` link
 
 
 @dataclass
@@ -167,12 +167,12 @@ class _Observer:
             docs, core, removed = self._main_docs()
         except ServiceError as exc:
             self.failures.append(str(exc))
+        history = self._history_discussions(docs)
         try:
-            threads = self._threads()
+            threads = self._threads(self._named_topics(pulls, docs, history))
         except ServiceError as exc:
             self.failures.append(str(exc))
         committee = self._committee(pulls, threads)
-        history = self._history_discussions(docs)
         return Observation(now=self.now, pulls=pulls, threads=threads, main_docs=docs,
                            core_projects=core, committee=committee,
                            slugs=self._slugs(pulls, docs, history),
@@ -310,12 +310,15 @@ class _Observer:
 
     # --- Discourse ---------------------------------------------------------------------------
 
-    def _threads(self) -> dict[int, ThreadObservation]:
+    def _threads(self, named: set[int]) -> dict[int, ThreadObservation]:
+        """The watched categories' listings, details of what changed there, and the threads
+        linked or named this cycle that the listings do not show."""
         linked = {s.thread_id for s in self.stored.specs if s.thread_id is not None}
+        lost = {s.lost_thread_id for s in self.stored.specs if s.lost_thread_id is not None}
         categories = {self.config.discourse.ideas_category_id}
         if self.config.discourse.accepted_category_id:
             categories.add(self.config.discourse.accepted_category_id)
-        categories |= {self.stored.threads[t].category_id for t in linked
+        categories |= {self.stored.threads[t].category_id for t in linked | lost
                        if t in self.stored.threads and self.stored.threads[t].category_id}
         listed: dict[int, TopicSummary] = {}
         for category in sorted(c for c in categories if c):
@@ -333,19 +336,36 @@ class _Observer:
                     before.tags != topic.tags or before.category_id != topic.category_id))
             except ServiceError as exc:
                 self.failures.append(str(exc))
-        for topic_id in sorted(linked - set(listed)):  # moved elsewhere, or deleted
-            try:
+        known_gone = {t for t, state in self.stored.threads.items() if state.deleted}
+        for topic_id in sorted((linked | named) - set(listed) - known_gone):
+            try:  # moved elsewhere, deleted, or named by a PR or a SPEC file for the first time
                 seen[topic_id] = self._thread_details(topic_id, True)
             except ServiceError as exc:
-                self.failures.append(str(exc))
+                if exc.transient:
+                    self.failures.append(str(exc))
+                else:  # it cannot be read: for linking, as good as gone
+                    seen[topic_id] = self._gone(topic_id)
         return seen
+
+    def _named_topics(self, pulls: dict[int, PullObservation], docs: dict[str, SpecDocument],
+                      history: dict[str, str | None]) -> set[int]:
+        """Topic ids that PR bodies and SPEC files read this cycle link to."""
+        texts = [seen.pull.body for seen in pulls.values()]
+        texts += [seen.head_doc.discussion for seen in pulls.values() if seen.head_doc]
+        texts += [doc.discussion for doc in docs.values()] + list(history.values())
+        return {ref.topic_id for text in texts if text
+                for ref in thread_refs_in(text, self.config.discourse.url)
+                if isinstance(ref, ThreadRef) and ref.topic_id is not None}
+
+    def _gone(self, topic_id: int) -> ThreadObservation:
+        stored = self.stored.threads.get(topic_id)
+        return ThreadObservation(topic_id, stored.slug if stored else "", "", None, (),
+                                 self.now, None, deleted=True)
 
     def _thread_details(self, topic_id: int, read_revisions: bool) -> ThreadObservation:
         topic = self.forum.topic(topic_id)
         if topic is None:
-            stored = self.stored.threads.get(topic_id)
-            return ThreadObservation(topic_id, stored.slug if stored else "", "", None, (),
-                                     self.now, None, deleted=True)
+            return self._gone(topic_id)
         revisions = ()
         first = topic.first_post
         stage_tags = set(self.config.discourse.stage_tags.values())

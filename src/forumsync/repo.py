@@ -510,7 +510,7 @@ class RepoClient:
         except ValueError as exc:
             raise ServiceError(SERVICE, "read SPEC file", item, str(exc)) from None
 
-    def file_commits(self, path: str, limit: int = 30) -> list[str]:
+    def file_commits(self, path: str, limit: int = 100) -> list[str]:
         """GET /repos/{o}/{r}/commits?path=&per_page=: the shas of the latest commits that
         changed `path` on the default branch, newest first (one page: enough to find the
         version before a key was removed)."""

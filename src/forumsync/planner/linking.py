@@ -37,9 +37,9 @@ def link(ctx: CycleContext, index: int) -> None:
             spec.thread_id, spec.link_method = None, None
         elif topic != spec.thread_id:
             _claim(ctx, index, topic, "manual", f"manual:pr-{pr}")
-        return
-    authors, others = _candidates(ctx, index)
-    _link_from(ctx, index, authors, others)
+    else:
+        authors, others = _candidates(ctx, index)
+        _link_from(ctx, index, authors, others)
     if spec.thread_id is not None:
         spec.scopes.add(f"link:{spec.key}")  # linked: a lost thread's problem is settled
 
@@ -63,6 +63,8 @@ def _link_from(ctx: CycleContext, index: int, authors: list[Candidate],
     for candidate in authors + own + others:
         topic = _resolve(ctx, index, candidate)
         if topic is None:
+            # a real link that cannot be taken is not a missing link: no new thread for it
+            spec.link_refused |= isinstance(candidate.ref, ThreadRef)
             continue
         if _claim(ctx, index, topic, candidate.method, candidate.scope):
             return
@@ -146,9 +148,11 @@ def _claim(ctx: CycleContext, index: int, topic: int, method: str, scope: str) -
             other.thread_id, other.link_method = None, None  # a new attempt takes over
             ctx.touch(holder)
         elif not is_idea_only(other):
+            declined = declined_by_committee(other)
+            why = f"; {other.key} {declined[3:]}" if declined else ""
             ctx.problem(index, "second-claimant", f"topic-{topic}:{spec.key}",
                         f"{spec.key} links thread {topic}, which is already the viability "
-                        f"thread of {other.key}; not linked", scope)
+                        f"thread of {other.key}{why}; not linked", scope)
             return False
         else:
             _absorb(ctx, index, holder)
