@@ -39,7 +39,14 @@ from pydiscourse.exceptions import (
 
 from forumsync.config import DiscourseConfig
 from forumsync.errors import NotFound, ServiceError, backoff_delay, scrub
-from forumsync.records import CreatedTopic, ForumPost, ForumTopic, TopicRevision, TopicSummary
+from forumsync.records import (
+    REGULAR_POST,
+    CreatedTopic,
+    ForumPost,
+    ForumTopic,
+    TopicRevision,
+    TopicSummary,
+)
 from forumsync.timeutil import parse_iso
 
 __all__ = ["ForumClient"]
@@ -147,6 +154,7 @@ def parse_post(item: Mapping[str, Any], topic_id: int | None = None) -> ForumPos
         username=item.get("username") or "",
         created_at=_required_time(item, "created_at"),
         raw=raw,
+        post_type=int(item.get("post_type") or REGULAR_POST),
     )
 
 
@@ -263,6 +271,8 @@ class _DiscourseAPI(DiscourseClient):
         super().__init__(host.rstrip("/"), api_username, api_key, timeout=timeout)
         self.session = requests.Session()
         self.moved: dict[str, str] = {}  # GET path -> where it redirected (e.g. /c/9.json)
+        # a forum under a path (https://example.org/forum): redirects name that path too
+        self.base_path = urlsplit(self.host).path.rstrip("/")
 
     def _request(  # type: ignore[override]
         self,
@@ -293,8 +303,8 @@ class _DiscourseAPI(DiscourseClient):
         if verb == "GET" and response.history and response.ok:
             # a permanent redirect (/c/{id}.json -> /c/{slug}/{id}.json): go there directly
             # next time, saving one request per page on every cycle
-            self.moved[path] = urlsplit(response.url).path
-        return _decode(response)
+            self.moved[path] = relative_path(self.base_path, urlsplit(response.url).path)
+        return _decode(response, verb)
 
     # Endpoints pydiscourse has no method for, or none that fits (JSON bodies, paging).
 
@@ -309,7 +319,15 @@ class _DiscourseAPI(DiscourseClient):
         return self._put(path, json=True, **body)
 
 
-def _decode(response: requests.Response) -> Any:
+def relative_path(base_path: str, path: str) -> str:
+    """`path` relative to the forum's own path: `/forum/c/ideas/9.json` under `/forum` is
+    `/c/ideas/9.json`, which is what gets appended to the forum's URL."""
+    if base_path and (path == base_path or path.startswith(base_path + "/")):
+        return path[len(base_path):] or "/"
+    return path
+
+
+def _decode(response: requests.Response, verb: str = "GET") -> Any:
     """pydiscourse's rules for a response, as exceptions of its own types, without sleeping."""
     status = response.status_code
     if status == 429:
@@ -322,8 +340,8 @@ def _decode(response: requests.Response) -> Any:
         raise DiscourseError(f"unexpected redirect (HTTP {status})", response=response)
     media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
-        if not response.content.strip():
-            return None
+        if not response.content.strip() and verb != "GET":
+            return None  # a write answered with no body
         raise DiscourseError(f"expected JSON, got {media_type or 'no content type'}",
                              response=response)
     try:
@@ -612,6 +630,8 @@ class ForumClient:
                 return request()
             except (DiscourseError, requests.RequestException) as exc:
                 failure = _classify(exc)
+            except Exception as exc:  # a bug or a library surprise: still this call's failure
+                failure = _Failure(f"unexpected error ({type(exc).__name__})", None, False)
             gives_up = failure.wait is not None and failure.wait > MAX_WAIT
             if not failure.transient or attempt == self._retries or gives_up:
                 raise self._error(operation, item, failure)
@@ -630,6 +650,9 @@ class ForumClient:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             detail = self._scrub(f"unexpected response shape ({type(exc).__name__}: {exc})")
             raise ServiceError(SERVICE, operation, item, detail[:DETAIL_LIMIT]) from None
+        except Exception as exc:
+            detail = f"unexpected error while reading the answer ({type(exc).__name__})"
+            raise ServiceError(SERVICE, operation, item, detail) from None
 
     def _error(self, operation: str, item: str, failure: _Failure) -> ServiceError:
         kind = NotFound if failure.status == 404 else ServiceError

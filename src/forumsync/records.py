@@ -26,6 +26,16 @@ class TopicSummary:
     posts_count: int
 
 
+# Discourse's Post.types: only a regular post is someone writing in the thread; the others
+# are a moderator's notice, a "closed/moved/tagged" line, or a whisper staff alone can see.
+REGULAR_POST = 1
+MODERATOR_ACTION_POST = 2
+SMALL_ACTION_POST = 3
+WHISPER_POST = 4
+# Discourse's own accounts (user ids -1 and -2): their posts are never a person's activity.
+DISCOURSE_BOTS = frozenset({"system", "discobot"})
+
+
 @dataclass(frozen=True)
 class ForumPost:
     id: int
@@ -34,6 +44,14 @@ class ForumPost:
     username: str
     created_at: datetime
     raw: str  # markdown source when the API gives it, else the cooked HTML
+    post_type: int = REGULAR_POST
+
+
+def is_regular_post(post: ForumPost) -> bool:
+    """Whether a post counts as a person's activity: a regular post (post_type 1) by an
+    account other than Discourse's own. Moderator actions, small actions ("closed",
+    "tagged", "moved") and whispers do not count."""
+    return post.post_type == REGULAR_POST and post.username.lower() not in DISCOURSE_BOTS
 
 
 @dataclass(frozen=True)

@@ -243,7 +243,9 @@ def _spec_number(meta: Mapping[str, Any]) -> int | None:
 
 def spec_document_from_text(path: str, text: str) -> SpecDocument:
     """Parse a SPEC file's YAML front matter; ValueError when it is missing or malformed,
-    so a broken file is reported instead of passing as a SPEC without number or title."""
+    so a broken file is reported instead of passing as a SPEC without number or title.
+    A UTF-8 byte order mark before the front matter (some editors write one) is skipped."""
+    text = text.removeprefix("\ufeff")
     try:
         post = frontmatter.loads(text)
     except yaml.YAMLError as exc:
@@ -251,7 +253,7 @@ def spec_document_from_text(path: str, text: str) -> SpecDocument:
         raise ValueError(f"YAML front matter does not parse ({first})") from None
     meta = dict(post.metadata)
     if not meta:
-        starts = text.lstrip("\ufeff").startswith("---")
+        starts = text.startswith("---")
         raise ValueError("front matter is empty or not a mapping" if starts else "no front matter")
     title = meta.get("title")
     if not isinstance(title, str) or not title.strip():
@@ -711,6 +713,11 @@ class RepoClient:
             data = _json_or_none(output)
             if status >= 400:
                 raise Requester.createException(status, response_headers, data)
+            if data is None and (output or (verb == "GET" and status == 200)):
+                # a 200 that is not the promised JSON (an HTML error page from a proxy, an
+                # empty body) is an error, never an answer such as "no such file"
+                kind = lower_keys(response_headers).get("content-type") or "no content type"
+                raise ValueError(f"the answer is not JSON (HTTP {status}, {kind.split(';')[0]})")
             return status, response_headers, data
         return status, response_headers, output
 
@@ -781,6 +788,9 @@ class RepoClient:
             self._fail(operation, item, f"{type(exc).__name__}: {reason}", None, transient=True)
         except (ValueError, KeyError, TypeError) as exc:
             self._fail(operation, item, f"unexpected response: {exc}", None, transient=False)
+        except Exception as exc:  # a bug or a library surprise: still this call's failure
+            self._fail(operation, item, f"unexpected error ({type(exc).__name__})", None,
+                       transient=False)
 
     def _fail(
         self, operation: str, item: str, detail: str, status: int | None, *, transient: bool
