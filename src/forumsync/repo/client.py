@@ -333,7 +333,8 @@ class RepoClient:
                 self._send("POST", f"{self._base}/labels",
                            body={"name": name, "color": LABEL_COLOR})
             except GithubException as exc:
-                if exc.status != 422:  # 422 already_exists: created meanwhile, fine
+                # created meanwhile is fine; any other 422 (an invalid name) is an error
+                if exc.status != 422 or not parsing.already_exists(exc.data):
                     raise
         self._known_labels.add(name)
 

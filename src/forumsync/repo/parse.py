@@ -264,3 +264,11 @@ def core_projects_from_listing(entries: list[Mapping[str, Any]]) -> list[str]:
         and str(e["name"]).lower() not in ("index.md", "readme.md")
     }
     return sorted(names)
+
+
+def already_exists(error: Any) -> bool:
+    """Whether a 422 body says the thing being created exists (`code: already_exists`), as
+    opposed to another validation failure (`code: invalid`, a bad name or colour)."""
+    errors = error.get("errors") if isinstance(error, Mapping) else None
+    return any(isinstance(e, Mapping) and e.get("code") == "already_exists"
+               for e in errors or ())
