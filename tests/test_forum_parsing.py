@@ -243,6 +243,7 @@ def test_post_types_are_kept_and_only_regular_posts_by_people_count() -> None:
     assert [(p.post_number, p.post_type) for p in topic.posts] == [(1, 1), (2, 2), (3, 1),
                                                                    (14, 1)]
     assert [p.post_number for p in topic.posts if is_regular_post(p)] == [1, 3, 14]
+    assert [p.is_regular for p in topic.posts] == [True, False, True, True]
     post = parse_post({"id": 1, "post_number": 5, "username": "bob", "post_type": 4,
                        "created_at": "2026-01-01T00:00:00Z"})
     assert not is_regular_post(post)  # a whisper

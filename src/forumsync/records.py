@@ -26,16 +26,6 @@ class TopicSummary:
     posts_count: int
 
 
-# Discourse's Post.types: only a regular post is someone writing in the thread; the others
-# are a moderator's notice, a "closed/moved/tagged" line, or a whisper staff alone can see.
-REGULAR_POST = 1
-MODERATOR_ACTION_POST = 2
-SMALL_ACTION_POST = 3
-WHISPER_POST = 4
-# Discourse's own accounts (user ids -1 and -2): their posts are never a person's activity.
-DISCOURSE_BOTS = frozenset({"system", "discobot"})
-
-
 @dataclass(frozen=True)
 class ForumPost:
     id: int
@@ -44,14 +34,12 @@ class ForumPost:
     username: str
     created_at: datetime
     raw: str  # markdown source when the API gives it, else the cooked HTML
-    post_type: int = REGULAR_POST
+    post_type: int = 1  # 1 regular; 2 moderator action, 3 small action, 4 whisper
 
-
-def is_regular_post(post: ForumPost) -> bool:
-    """Whether a post counts as a person's activity: a regular post (post_type 1) by an
-    account other than Discourse's own. Moderator actions, small actions ("closed",
-    "tagged", "moved") and whispers do not count."""
-    return post.post_type == REGULAR_POST and post.username.lower() not in DISCOURSE_BOTS
+    @property
+    def is_regular(self) -> bool:
+        """A post a person wrote, not a moderator action, a system notice or a whisper."""
+        return self.post_type == 1
 
 
 @dataclass(frozen=True)
@@ -90,6 +78,23 @@ class TopicRevision:
 class CreatedTopic:
     topic_id: int
     post_id: int
+
+
+# Discourse's Post.types: only a regular post is someone writing in the thread; the others
+# are a moderator's notice, a "closed/moved/tagged" line, or a whisper staff alone can see.
+REGULAR_POST = 1
+MODERATOR_ACTION_POST = 2
+SMALL_ACTION_POST = 3
+WHISPER_POST = 4
+# Discourse's own accounts (user ids -1 and -2): their posts are never a person's activity.
+DISCOURSE_BOTS = frozenset({"system", "discobot"})
+
+
+def is_regular_post(post: ForumPost) -> bool:
+    """Whether a post counts as a person's activity: a regular post (post_type 1) by an
+    account other than Discourse's own. Moderator actions, small actions ("closed",
+    "tagged", "moved") and whispers do not count."""
+    return post.is_regular and post.username.lower() not in DISCOURSE_BOTS
 
 
 # --- GitHub ----------------------------------------------------------------------------
