@@ -36,7 +36,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SPACE = re.compile(r"\s+")
 _LIST_NUMBER = re.compile(r"\d{1,9}[.)]")
 _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)")
-_ESCAPES = {c: "\\" + c for c in "\\`*_[]~$"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_ESCAPES = {c: "\\" + c for c in "\\`*_[]~$!"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 # Markdown past this many characters per character of output is never read: bounds the cost.
 PREFIX_FACTOR = 2
 PREFIX_EXTRA = 128
@@ -88,10 +88,11 @@ def _one_line(text: str) -> str:
     return _SPACE.sub(" ", _CONTROL.sub("", _SPACE.sub(" ", text)))
 
 
-def _bounded(pieces: list[str], limit: int) -> str:
-    """Whole pieces (an escape is never split) up to `limit` characters, `…` when cut."""
+def _bounded(pieces: list[str], limit: int, cut: bool = False) -> str:
+    """Whole pieces (an escape is never split) up to `limit` characters, `…` when cut
+    here or (`cut`) before."""
     total = sum(len(p) for p in pieces)
-    if total <= limit:
+    if total <= limit and not cut:
         return "".join(pieces).strip()
     kept: list[str] = []
     used = 0
@@ -213,25 +214,43 @@ def _code_span(content: str) -> str:
     return f"{fence}{pad}{content}{pad}{fence}"
 
 
-def _rendered(segment: _Segment, room: int) -> tuple[list[str], bool]:
-    """A segment as pieces, and whether it had to be cut to fit `room`. A link or a code
-    span is one piece, so truncation never leaves one open (a cut code span is closed)."""
+def _neutral_after(before: str, text: str) -> str:
+    """`text` neutralised as it reads after `before` (the last characters of the previous
+    segment), so `@` + a link's text or `o/r#` + `1` cannot form a mention or reference."""
+    return neutralise(before + text)[len(before):] if before else neutralise(text)
+
+
+def _code_cut(content: str, room: int) -> str:
+    """The longest start of `content` whose code span fits `room` (its fence and padding
+    depend on the backticks kept, so trim until it fits)."""
+    kept = content
+    while kept and len(_code_span(kept)) > room:
+        kept = kept[: len(kept) - max(1, len(_code_span(kept)) - room)].rstrip()
+    return kept
+
+
+def _rendered(segment: _Segment, room: int, before: str) -> tuple[list[str], bool, str]:
+    """A segment as pieces, whether it had to be cut to fit `room`, and the last two
+    visible characters so far. A link or a code span is one piece, so truncation never
+    leaves one open (a cut code span is closed)."""
     if segment.kind == "text":
-        return _escaped(neutralise(_one_line(segment.text))), False
+        plain = _neutral_after(before, _one_line(segment.text))
+        return _escaped(plain), False, (before + plain)[-2:]
     if segment.kind == "code":
-        content = neutralise(_one_line(segment.text).strip())
-        whole = _code_span(content) if content else ""
-        if len(whole) <= room:
-            return ([whole] if whole else []), False
-        fence_cost = len(whole) - len(content)
-        kept = content[: max(0, room - fence_cost)].rstrip()
-        return ([_code_span(kept)] if kept else []), True
-    label = "".join(_escaped(neutralise(_one_line(segment.text).strip()))) or \
-        "".join(_escaped(segment.href))
+        content = _neutral_after(before, _one_line(segment.text).strip())
+        if not content:
+            return [], False, before
+        if len(_code_span(content)) <= room:
+            return [_code_span(content)], False, (before + content)[-2:]
+        kept = _code_cut(content, room)
+        return ([_code_span(kept)] if kept else []), True, before
+    plain = _neutral_after(before, _one_line(segment.text).strip())
+    label = "".join(_escaped(plain)) or "".join(_escaped(segment.href))
     whole = f"[{label}](<{segment.href}>)"
     if len(whole) <= room:
-        return [whole], False
-    return _escaped(neutralise(_one_line(segment.text))), False
+        return [whole], False, (before + (plain or segment.href))[-2:]
+    plain = _neutral_after(before, _one_line(segment.text))
+    return _escaped(plain), False, (before + plain)[-2:]
 
 
 def safe_copy(text: str, limit: int = 300) -> str:
@@ -241,15 +260,15 @@ def safe_copy(text: str, limit: int = 300) -> str:
     source = strip_html_comments(text or "")[: limit * PREFIX_FACTOR + PREFIX_EXTRA]
     pieces: list[str] = []
     used = 0
+    before = ""
+    cut = False
     for segment in _segments(source):
-        rendered, cut = _rendered(segment, max(0, limit - 2 - used))
+        rendered, cut, before = _rendered(segment, max(0, limit - 2 - used), before)
         pieces.extend(rendered)
         used += sum(len(p) for p in rendered)
-        if cut:
-            return _line_start_safe("".join(_collapse(pieces)).rstrip() + ELLIPSIS)
-        if used > limit:
+        if cut or used > limit:
             break
-    return _line_start_safe(_bounded(_collapse(pieces), limit - 1))
+    return _line_start_safe(_bounded(_collapse(pieces), limit - 1, cut))
 
 
 def _collapse(pieces: list[str]) -> list[str]:
