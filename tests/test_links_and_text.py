@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from forumsync.links import (
@@ -157,3 +159,20 @@ def test_pull_links_on_a_github_enterprise_host() -> None:
     assert pull_numbers_in(text, "sci/specs") == {8}
     assert pull_numbers_in("http://ghe.example.com/code/sci/specs/pull/5", "sci/specs",
                            "https://ghe.example.com/code/") == {5}
+
+
+LINK_FRAGMENTS = [f"{FORUM}/t/", f"{FORUM}/forum/t/", "HTTPS://discuss.scientific-python.org/t/",
+                  "slug", "12", "12.json", "/", "<id>", "...", "…", "[", "]", "(", ")", "<",
+                  ">", " ", ".", ",", "?u=a", "#", "%3Cid%3E", "https://example.org/t/5 ",
+                  "`", '"', "<!--", "-->"]
+
+
+def test_both_link_finders_agree_on_any_value() -> None:
+    """Seeded: whatever a front-matter value holds, it links what a PR body holding the same
+    text links first (found unequal for a value naming an off-forum URL first)."""
+    rnd = random.Random(3)
+    for _ in range(3000):
+        value = "".join(rnd.choice(LINK_FRAGMENTS) for _ in range(rnd.randint(1, 8)))
+        in_body = thread_refs_in(value, FORUM)
+        if in_body:
+            assert parse_thread_url(value, FORUM) == in_body[0], value

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from forumsync.safetext import strip_html_comments
 
-_URL = re.compile(r"https?://[^\s<>()\[\]\"'`]+")
+_URL = re.compile(r"https?://[^\s<>()\[\]\"'`]+", re.IGNORECASE)
 MAX_ID_DIGITS = 12  # topic ids are far smaller; longer digit runs are not ids
 
 
@@ -64,16 +64,8 @@ def _is_placeholder(segment: str) -> bool:
     return segment.strip(".…") == "" or segment.startswith(("<", "%3C", "%3c", "{"))
 
 
-def _first_url(value: str) -> str:
-    """The first URL in a value that may be a Markdown link, `<url>` or a bare URL."""
-    found = _URL.search(value)
-    return found.group(0) if found else value.strip()
-
-
-def parse_thread_url(url: str, forum_url: str) -> ThreadRef | BadThreadRef:
-    """Classify one discussion link (a URL, `<URL>` or `[text](URL)`) against the forum at
-    `forum_url`, which may sit under a path."""
-    url = _first_url(url or "").strip().rstrip(".,;:")
+def _classify(url: str, forum_url: str) -> ThreadRef | BadThreadRef:
+    url = url.strip().rstrip(".,;:")
     if not url:
         return BadThreadRef(url, "the discussion link is empty", "empty")
     if _host(url) != _host(forum_url):
@@ -110,10 +102,21 @@ def thread_refs_in(text: str, forum_url: str) -> list[ThreadRef | BadThreadRef]:
         url = match.group(0)
         if _host(url) != _host(forum_url):
             continue
-        ref = parse_thread_url(url, forum_url)
+        ref = _classify(url, forum_url)
         if isinstance(ref, ThreadRef) or ref.kind == "placeholder":
             found.append(ref)
     return found
+
+
+def parse_thread_url(url: str, forum_url: str) -> ThreadRef | BadThreadRef:
+    """Classify one discussion link (a URL, `<URL>` or `[text](URL)`, as front matter gives
+    it) against the forum at `forum_url`, which may sit under a path: the first thread link
+    `thread_refs_in` finds in it, so both finders agree; else why it links nothing."""
+    refs = thread_refs_in(url or "", forum_url)
+    if refs:
+        return refs[0]
+    first = _URL.search(url or "")
+    return _classify(first.group(0) if first else (url or ""), forum_url)
 
 
 def pull_numbers_in(text: str, repo: str, web_url: str = "https://github.com") -> set[int]:
