@@ -134,3 +134,31 @@ def test_a_forum_under_a_path_caches_redirects_without_doubling_the_path() -> No
     assert client.category_topics(9) == []
     assert session.asked == ["https://example.org/forum/c/9.json",
                              "https://example.org/forum/c/specs/ideas/9.json"]
+
+
+class _Answering:
+    """A session answering every request 200 with one JSON body."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+    def request(self, verb: str, url: str, **kwargs: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = 200
+        response.headers["Content-Type"] = "application/json"
+        response._content = json.dumps(self.body).encode()
+        response.url = url
+        return response
+
+
+@pytest.mark.parametrize("topics", [[5, "x", None], [{"id": "x", "title": "Digest"}]])
+def test_a_listing_of_the_wrong_shape_is_a_service_error_when_finding_own_topics(
+    topics: list[Any],
+) -> None:
+    client = forum_for("http://127.0.0.1:9")
+    client._api.session = _Answering({"topic_list": {"topics": topics}})  # type: ignore[assignment]
+    for find, operation in ((client.find_own_topic, "find own topic"),
+                            (client.find_own_message, "find own message")):
+        with pytest.raises(ServiceError) as caught:
+            find("<!-- marker -->", "Digest")
+        assert (caught.value.service, caught.value.operation) == ("discourse", operation)

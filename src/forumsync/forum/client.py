@@ -233,18 +233,14 @@ class ForumClient:
         return self._parse("read topic", item, parsing.parse_topic, payload, more)
 
     def _find_own(self, list_path: str, operation: str, text: str, title: str) -> int | None:
-        # Discourse may capitalise or trim a title; compare a lower-cased prefix of it
-        prefix = " ".join(title.split())[:30].lower()
         username = quote(self.config.api_username, safe="")
+        item = f"user {self.config.api_username!r}"
         pages = self._topic_pages(
-            operation, f"user {self.config.api_username!r}",
+            operation, item,
             lambda page: self._api.get_json(f"{list_path}/{username}.json", **_page(page)),
         )
         for topics in pages:
-            for entry in topics:
-                topic_id = int(entry["id"])
-                if not " ".join(str(entry.get("title", "")).split()).lower().startswith(prefix):
-                    continue
+            for topic_id in self._parse(operation, item, parsing.titled_like, topics, title):
                 raw = self._first_post_raw(topic_id)
                 if raw is not None and text in raw:
                     return topic_id
