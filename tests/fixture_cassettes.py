@@ -11,10 +11,10 @@ that the committed files are what this module builds.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import yaml
 
@@ -69,6 +69,17 @@ def _octokit(fixture: str, index: int) -> Answer:
                   "octokit/fixtures (MIT)", headers)
 
 
+def _github_file(fixture: str, source: str, query: tuple[tuple[str, str], ...] = ()) -> Answer:
+    """One of our own files in the `{note, request, response}` form (`own_*`: shapes of
+    recordings we may not copy; `docs_*`: shaped from GitHub's documentation). The query is
+    given as the client sends it (it adds per_page)."""
+    data = _load("github", fixture)
+    headers = tuple((k, str(v)) for k, v in data["response"]["headers"].items())
+    return Answer(data["request"]["method"], urlsplit(data["request"]["uri"]).path, query,
+                  int(data["response"]["status"]), data["response"]["body"],
+                  f"tests/fixtures/github/{fixture}: {source}", headers)
+
+
 def _chunk_query() -> tuple[tuple[str, str], ...]:
     view = _load("discourse", "topic_view_22_posts_20_loaded.json")
     loaded = {p["id"] for p in view["post_stream"]["posts"]}
@@ -80,6 +91,8 @@ RAW = (("include_raw", "1"),)
 REAL_API = "copied from the discourse/discourse_api gem's test fixtures (MIT)"
 API_DOCS = "example from discourse/discourse_api_docs (MIT), the published API documentation"
 OWN = "own file reproducing the shape of recordings we may not copy (see SOURCES.md)"
+DOCS = "own file shaped from GitHub's documentation (no recording exists; link in its note)"
+PER_PAGE = (("per_page", "100"),)
 
 CASSETTES: dict[str, tuple[str, list[Answer]]] = {
     "discourse_category_listing": (DISCOURSE_ORIGIN, [
@@ -120,6 +133,23 @@ CASSETTES: dict[str, tuple[str, list[Answer]]] = {
     ]),
     "github_remove_label": (GITHUB_ORIGIN, [_triagebot("issue_label_remove.json")]),
     "github_create_comment": (GITHUB_ORIGIN, [_triagebot("issue_comment_create.json")]),
+    "github_single_pull": (GITHUB_ORIGIN, [
+        _github_file("own_pull_single_merged.json", OWN)]),
+    "github_spec_file": (GITHUB_ORIGIN, [
+        _github_file("own_contents_spec_file.json", OWN, (("ref", "main"),))]),
+    "github_core_projects": (GITHUB_ORIGIN, [
+        _github_file("own_contents_core_projects_dir.json", OWN)]),
+    "github_spec_files_in_the_tree": (GITHUB_ORIGIN, [
+        _github_file("own_git_tree_recursive.json", OWN, (("recursive", "1"),))]),
+    "github_issue_events": (GITHUB_ORIGIN, [
+        _github_file("own_issue_events.json", OWN, PER_PAGE)]),
+    "github_pull_files": (GITHUB_ORIGIN, [_github_file("docs_pull_files.json", DOCS, PER_PAGE)]),
+    "github_default_branch_head": (GITHUB_ORIGIN, [
+        _github_file("docs_repository.json", DOCS),
+        _github_file("docs_commit_sha.json", DOCS),
+        replace(_github_file("own_not_modified.json", OWN),
+                path="/repos/example-org/specs/commits/main"),
+    ]),
     "github_label_validation_failure": (GITHUB_ORIGIN, [
         Answer("GET", "/repos/octokit-fixture-org/errors/labels/foo", (), 404,
                GITHUB_NOT_FOUND, "GitHub's documented 404 body "
@@ -131,10 +161,18 @@ CASSETTES: dict[str, tuple[str, list[Answer]]] = {
 
 def _interaction(origin: str, answer: Answer) -> dict[str, Any]:
     query = f"?{urlencode(answer.query)}" if answer.query else ""
-    headers = {"Content-Type": [JSON_TYPE], "X-Fixture-Source": [answer.source]}
+    headers = {"X-Fixture-Source": [answer.source]}
     for name, value in answer.headers:
         headers[name] = [value]
-    body = "" if answer.body == "" else json.dumps(answer.body)
+    content_type = next((v[0] for k, v in headers.items() if k.lower() == "content-type"), "")
+    if not content_type and answer.body is not None:
+        headers["Content-Type"] = [content_type := JSON_TYPE]
+    if answer.body is None or answer.body == "":
+        body = ""
+    elif isinstance(answer.body, str) and "json" not in content_type:
+        body = answer.body  # a text answer, such as the bare sha
+    else:
+        body = json.dumps(answer.body)
     return {
         "request": {"body": None, "headers": {}, "method": answer.method,
                     "uri": f"{origin}{answer.path}{query}"},

@@ -134,3 +134,57 @@ def test_a_label_github_refuses_as_invalid_is_an_error_not_already_there() -> No
         repo("octokit-fixture-org/errors").add_label(1, "foo")
     assert caught.value.status == 422 and not caught.value.transient
     assert caught.value.operation == "add label"
+
+
+def test_a_single_merged_pull_says_who_merged() -> None:
+    with replaying("github_single_pull"):
+        pull = repo("example-org/specs").pull(7)
+    assert (pull.number, pull.merged, pull.merged_by, pull.state) == (
+        7, True, "alice-committee", "closed")
+
+
+def test_a_spec_file_in_base64_lines_with_non_ascii_text() -> None:
+    with replaying("github_spec_file"):
+        doc = repo("example-org/specs").spec_document("spec-0007/index.md", "main")
+    assert doc is not None and (doc.number, doc.is_draft) == (7, True)
+    assert doc.title == "SPEC 7 \u2014 Seeding pseudo-random number generation"
+    assert doc.discussion == "https://discuss.scientific-python.org/t/spec-7-seeding/1234"
+
+
+def test_core_projects_are_the_markdown_files_of_the_folder() -> None:
+    with replaying("github_core_projects"):
+        assert repo("example-org/specs").core_projects() == ["ipython", "numpy",
+                                                             "scikit-image"]
+
+
+def test_spec_files_in_a_recursive_tree_in_both_layouts() -> None:
+    with replaying("github_spec_files_in_the_tree"):
+        files = repo("example-org/specs").spec_files("main")
+    assert sorted(files) == ["spec-0000/index.md", "spec-0001.md", "spec-0001/index.md",
+                             "spec-0013/index.md"]
+
+
+def test_issue_events_with_a_deleted_actor_and_merge_then_close() -> None:
+    with replaying("github_issue_events"):
+        events = repo("example-org/specs").issue_events(7)
+    assert [(e.event, e.actor) for e in events][-3:] == [
+        ("reopened", "carol-author"), ("merged", "alice-committee"),
+        ("closed", "alice-committee")]
+    assert ("unlabeled", "ghost") in [(e.event, e.actor) for e in events]
+
+
+def test_pull_files_as_documented_with_a_rename() -> None:
+    with replaying("github_pull_files"):
+        files = repo("example-org/specs").pull_files(7)
+    assert [(f.filename, f.status, f.previous_filename) for f in files] == [
+        ("spec-0007/index.md", "added", None),
+        ("spec-0007/figure.svg", "renamed", "spec-0007/old-figure.svg")]
+
+
+def test_the_default_branch_head_as_a_bare_sha_then_not_modified() -> None:
+    client = repo("example-org/specs")
+    with replaying("github_default_branch_head"):
+        sha, etag = client.default_branch_head()
+        assert sha == "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+        assert etag == '"8f14e45fceea167a5a36dedd4bea2543"'
+        assert client.default_branch_head(etag) == (None, etag)
