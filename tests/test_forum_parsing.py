@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -26,7 +27,7 @@ from forumsync.forum import (
     tag_names,
     tag_params,
 )
-from forumsync.records import CreatedTopic
+from forumsync.records import REGULAR_POST, CreatedTopic, is_regular_post
 from tests.forum_support import load
 
 
@@ -235,3 +236,26 @@ def test_error_detail_uses_discourse_sentences() -> None:
     assert error_detail(load("rate_limited_429.json"), "x").startswith("You\u2019ve performed")
     assert error_detail({"errors": ["a", "b"]}, "x") == "a; b"
     assert error_detail("<html>", "HTTP 502") == "HTTP 502"
+
+
+def test_post_types_are_kept_and_only_regular_posts_by_people_count() -> None:
+    topic = parse_topic(load("topic_legacy_2013.json"))  # a real 2013 topic view
+    assert [(p.post_number, p.post_type) for p in topic.posts] == [(1, 1), (2, 2), (3, 1),
+                                                                   (14, 1)]
+    assert [p.post_number for p in topic.posts if is_regular_post(p)] == [1, 3, 14]
+    assert [p.is_regular for p in topic.posts] == [True, False, True, True]
+    post = parse_post({"id": 1, "post_number": 5, "username": "bob", "post_type": 4,
+                       "created_at": "2026-01-01T00:00:00Z"})
+    assert not is_regular_post(post)  # a whisper
+    assert not is_regular_post(replace(post, post_type=3))  # "closed", "tagged", "moved"
+    assert not is_regular_post(replace(post, post_type=1, username="system"))
+    assert is_regular_post(replace(post, post_type=1))
+    no_type = parse_post({"id": 1, "post_number": 5, "username": "bob",
+                          "created_at": "2026-01-01T00:00:00Z"})
+    assert no_type.post_type == REGULAR_POST
+
+
+def test_times_with_an_offset_are_converted_to_utc() -> None:
+    first = parse_topic(load("topic_legacy_2013.json")).posts[0]  # "…15:26:26.278-05:00"
+    assert first.created_at.utcoffset() == timedelta(0)
+    assert first.created_at.replace(tzinfo=None) == datetime(2013, 2, 4, 20, 26, 26, 278000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from forumsync.links import (
@@ -93,3 +95,85 @@ def test_escaped_html_cannot_come_back_as_a_tag_and_underscore_mentions_are_quie
     copied = safe_copy("&lt;img src=x onerror=alert(1)&gt; hi @_bob")
     assert "<" not in copied and ">" not in copied
     assert "@_bob" not in copied
+
+
+@pytest.mark.parametrize("value", [
+    f"{FORUM}/t/my-idea/42",
+    f"[the discussion]({FORUM}/t/my-idea/42)",
+    f"[{FORUM}/t/my-idea/42]({FORUM}/t/my-idea/42)",
+    f"<{FORUM}/t/my-idea/42>",
+    f"{FORUM}/t/my-idea/42.json",
+    f"{FORUM}/t/my-idea/42/3?u=bob",
+])
+def test_front_matter_and_pr_bodies_read_a_link_alike(value: str) -> None:
+    from_front_matter = parse_thread_url(value, FORUM)
+    from_body = thread_refs_in(f"Discussion: {value}\n", FORUM)
+    assert isinstance(from_front_matter, ThreadRef) and from_front_matter.topic_id == 42
+    assert {r.topic_id for r in from_body} == {42}
+    assert from_body[0].slug == from_front_matter.slug == "my-idea"
+
+
+@pytest.mark.parametrize("value", [
+    f"{FORUM}/t/<id>", f"{FORUM}/t/...", f"{FORUM}/t/…", f"{FORUM}/t/<slug>/<id>",
+    f"{FORUM}/t/%3Cid%3E", f"[link]({FORUM}/t/)",
+])
+def test_placeholders_are_placeholders_in_both_places(value: str) -> None:
+    from_front_matter = parse_thread_url(value, FORUM)
+    assert isinstance(from_front_matter, BadThreadRef), from_front_matter
+    assert from_front_matter.kind == "placeholder"
+    body = thread_refs_in(f"Discussion: {value}\n", FORUM)
+    assert [getattr(r, "kind", None) for r in body] in ([], ["placeholder"])
+    assert not any(isinstance(r, ThreadRef) and r.topic_id for r in body)
+
+
+def test_a_slug_with_a_placeholder_id_is_read_by_slug_in_both_places() -> None:
+    value = f"{FORUM}/t/some-idea/<id>"
+    expected = ThreadRef(None, "some-idea", f"{FORUM}/t/some-idea/")
+    assert parse_thread_url(value, FORUM) == expected
+    assert thread_refs_in(value, FORUM) == [expected]
+
+
+def test_links_on_a_forum_under_a_path() -> None:
+    forum = "https://example.org/forum"
+    ref = parse_thread_url("https://example.org/forum/t/slug/12", forum)
+    assert isinstance(ref, ThreadRef) and (ref.topic_id, ref.slug) == (12, "slug")
+    assert thread_refs_in("see https://example.org/forum/t/12 now", forum)[0].topic_id == 12
+    elsewhere = parse_thread_url("https://example.org/t/slug/12", forum)
+    assert isinstance(elsewhere, BadThreadRef) and elsewhere.kind == "off-forum"
+    assert thread_refs_in("https://example.org/t/slug/12", forum) == []
+
+
+def test_ids_are_ascii_digits_of_a_sane_length() -> None:
+    assert parse_thread_url(f"{FORUM}/t/slug/\u00b2", FORUM) == ThreadRef(
+        None, "slug", f"{FORUM}/t/slug/\u00b2")
+    huge = parse_thread_url(f"{FORUM}/t/slug/{'9' * 40}", FORUM)
+    assert isinstance(huge, ThreadRef) and huge.topic_id is None
+    assert pull_numbers_in("https://github.com/scientific-python/specs/pull/" + "9" * 40,
+                           "scientific-python/specs") == set()
+
+
+def test_pull_links_on_a_github_enterprise_host() -> None:
+    text = ("https://ghe.example.com/sci/specs/pull/7 and "
+            "https://github.com/sci/specs/pull/8 and https://ghe.example.com/x/specs/pull/9")
+    # the configured web host, and github.com too (links copied from a mirror still count)
+    assert pull_numbers_in(text, "sci/specs", "https://ghe.example.com") == {7, 8}
+    assert pull_numbers_in(text, "sci/specs") == {8}
+    assert pull_numbers_in("http://ghe.example.com/code/sci/specs/pull/5", "sci/specs",
+                           "https://ghe.example.com/code/") == {5}
+
+
+LINK_FRAGMENTS = [f"{FORUM}/t/", f"{FORUM}/forum/t/", "HTTPS://discuss.scientific-python.org/t/",
+                  "slug", "12", "12.json", "/", "<id>", "...", "…", "[", "]", "(", ")", "<",
+                  ">", " ", ".", ",", "?u=a", "#", "%3Cid%3E", "https://example.org/t/5 ",
+                  "`", '"', "<!--", "-->"]
+
+
+def test_both_link_finders_agree_on_any_value() -> None:
+    """Seeded: whatever a front-matter value holds, it links what a PR body holding the same
+    text links first (found unequal for a value naming an off-forum URL first)."""
+    rnd = random.Random(3)
+    for _ in range(3000):
+        value = "".join(rnd.choice(LINK_FRAGMENTS) for _ in range(rnd.randint(1, 8)))
+        in_body = thread_refs_in(value, FORUM)
+        if in_body:
+            assert parse_thread_url(value, FORUM) == in_body[0], value

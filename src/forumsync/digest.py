@@ -18,7 +18,7 @@ from forumsync.executor import external_id
 from forumsync.markers import with_marker
 from forumsync.models import DigestSent, Problem, Spec, StageEvent
 from forumsync.planner import PlanSettings
-from forumsync.safetext import safe_copy
+from forumsync.safetext import markdown_text, safe_copy
 from forumsync.stages import Stage
 from forumsync.texts import side_name
 from forumsync.timeutil import aware
@@ -184,8 +184,8 @@ def _cells(row: DigestRow, measure: str, with_pr: bool = True) -> list[str]:
     thread = f"[t/{row.thread_url.rsplit('/', 1)[-1]}]({row.thread_url})" if row.thread_url \
         else "—"
     pr = f"[#{row.pr_url.rsplit('/', 1)[-1]}]({row.pr_url})" if row.pr_url else "—"
-    who = safe_copy(f"@{row.last_actor}", 40) if row.last_actor else "—"
-    return [safe_copy(row.name, 80), thread, *([pr] if with_pr else []), measure, who]
+    who = markdown_text(f"@{row.last_actor}", 40) if row.last_actor else "—"
+    return [markdown_text(row.name, 80), thread, *([pr] if with_pr else []), measure, who]
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> str:

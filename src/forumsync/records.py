@@ -80,6 +80,23 @@ class CreatedTopic:
     post_id: int
 
 
+# Discourse's Post.types: only a regular post is someone writing in the thread; the others
+# are a moderator's notice, a "closed/moved/tagged" line, or a whisper staff alone can see.
+REGULAR_POST = 1
+MODERATOR_ACTION_POST = 2
+SMALL_ACTION_POST = 3
+WHISPER_POST = 4
+# Discourse's own accounts (user ids -1 and -2): their posts are never a person's activity.
+DISCOURSE_BOTS = frozenset({"system", "discobot"})
+
+
+def is_regular_post(post: ForumPost) -> bool:
+    """Whether a post counts as a person's activity: a regular post (post_type 1) by an
+    account other than Discourse's own. Moderator actions, small actions ("closed",
+    "tagged", "moved") and whispers do not count."""
+    return post.is_regular and post.username.lower() not in DISCOURSE_BOTS
+
+
 # --- GitHub ----------------------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
-"""The words the service writes on each side. Anything copied across goes through safe_copy."""
+"""The words the service writes on each side. Anything copied across goes through safetext:
+titles, logins and names as escaped plain text (`markdown_text`), bodies as `safe_copy`."""
 
 from __future__ import annotations
 
-from forumsync.safetext import safe_copy
+from forumsync.safetext import markdown_text, plain_title, safe_copy
 from forumsync.stages import Stage
 
 
@@ -16,25 +17,31 @@ def spec_name(number: int | None, pr: int | None) -> str:
     return f"the SPEC proposed in PR #{pr}" if pr else "this SPEC"
 
 
+def new_thread_title(pr_number: int, title: str) -> str:
+    """The title of a thread opened for a PR: plain text (Discourse shows titles as text)."""
+    return plain_title(f"SPEC proposal #{pr_number}: {title}", 250)
+
+
 def pr_opened_reply(pr_url: str, pr_number: int, title: str, author: str) -> str:
     return (
-        f"A SPEC pull request was opened for this idea: [#{pr_number} {safe_copy(title, 120)}]"
-        f"({pr_url}) by {safe_copy('@' + author, 60)}.\n\n"
+        f"A SPEC pull request was opened for this idea: [#{pr_number} {markdown_text(title, 120)}]"
+        f"({pr_url}) by {markdown_text('@' + author, 60)}.\n\n"
         "Discussion of the idea continues here; review of the document happens on GitHub."
     )
 
 
 def pr_opened_comment(thread_url: str, thread_title: str) -> str:
     return (
-        f"The viability discussion for this SPEC is on the forum: [{safe_copy(thread_title, 120)}]"
-        f"({thread_url}). forumsync keeps the stage of this SPEC in step between the two."
+        "The viability discussion for this SPEC is on the forum: "
+        f"[{markdown_text(thread_title, 120)}]({thread_url}). "
+        "forumsync keeps the stage of this SPEC in step between the two."
     )
 
 
 def new_thread_body(pr_url: str, pr_number: int, title: str, author: str, summary: str) -> str:
     return (
-        f"SPEC pull request [#{pr_number} {safe_copy(title, 120)}]({pr_url}) by "
-        f"{safe_copy('@' + author, 60)} did not link a viability discussion, so this thread "
+        f"SPEC pull request [#{pr_number} {markdown_text(title, 120)}]({pr_url}) by "
+        f"{markdown_text('@' + author, 60)} did not link a viability discussion, so this thread "
         f"was opened for it.\n\n> {safe_copy(summary, 400) or '(no description)'}\n\n"
         "Please discuss whether this SPEC is viable here."
     )
@@ -51,7 +58,7 @@ def missing_thread_comment(thread_url: str) -> str:
 
 def stage_note(name: str, to_stage: Stage, actor: str, side: str, source_url: str) -> str:
     return (
-        f"{name} is now **{to_stage.value}**: changed by {safe_copy('@' + actor, 60)} on "
+        f"{name} is now **{to_stage.value}**: changed by {markdown_text('@' + actor, 60)} on "
         f"{side_name(side)} ([source]({source_url}))."
     )
 
@@ -59,7 +66,7 @@ def stage_note(name: str, to_stage: Stage, actor: str, side: str, source_url: st
 def endorsed_note(name: str, project: str, count: int, pr_url: str | None) -> str:
     link = f" ([PR]({pr_url}))" if pr_url else ""
     plural = "endorsement" if count == 1 else "endorsements"
-    return f"{safe_copy(project, 40)} endorsed {name} — {count} {plural}{link}."
+    return f"{markdown_text(project, 40)} endorsed {name} — {count} {plural}{link}."
 
 
 def published_note(name: str, pr_url: str | None) -> str:

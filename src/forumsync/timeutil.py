@@ -15,7 +15,8 @@ def aware(moment: datetime) -> datetime:
 
 
 def parse_iso(text: str | None) -> datetime | None:
-    """Parse the ISO 8601 timestamps both APIs send (`Z` suffix included)."""
+    """Parse the ISO 8601 timestamps both APIs send (`Z` suffix included), in UTC: an offset
+    such as `-05:00` is converted, since SQLite keeps no offset and would shift the time."""
     if not text:
         return None
-    return aware(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return aware(datetime.fromisoformat(text.replace("Z", "+00:00"))).astimezone(UTC)

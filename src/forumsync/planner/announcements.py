@@ -55,7 +55,7 @@ def _announce_opened(ctx: CycleContext, index: int, signal: Signal) -> None:
     key = f"{NEW_THREAD_KEY}{pull.number}"
     tag = ctx.settings.tag(spec.stage)
     spec.effects.append(CreateThread(
-        key, f"SPEC proposal #{pull.number}: {pull.title}"[:250],
+        key, texts.new_thread_title(pull.number, pull.title),
         texts.new_thread_body(url, pull.number, pull.title, pull.author, pull.body),
         ctx.settings.ideas_category_id, (tag,) if tag else ()))
     spec.link_from, spec.link_method = key, "created"

@@ -137,7 +137,8 @@ class CycleContext:
                     continue
                 self._mentions[thread.id] = {
                     n for p in thread.posts if not self.is_own(p.username)
-                    and not is_own_text(p.raw) for n in pull_numbers_in(p.raw, self.settings.repo)}
+                    and not is_own_text(p.raw) for n in pull_numbers_in(p.raw, self.settings.repo,
+                                                           self.settings.github_url)}
         return self._mentions
 
     def is_own(self, actor: str) -> bool:

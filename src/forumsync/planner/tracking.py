@@ -26,7 +26,7 @@ from forumsync.planner.context import (
     note_pull_activity,
     set_stage,
 )
-from forumsync.records import Activity, PullFile, SpecDocument
+from forumsync.records import Activity, PullFile, SpecDocument, is_regular_post
 from forumsync.specfiles import is_spec_path
 from forumsync.stages import Stage
 
@@ -308,7 +308,7 @@ def _retire(ctx: CycleContext, index: int, why: str) -> None:
 def thread_activity(ctx: CycleContext, thread: ThreadObservation) -> Activity | None:
     """The latest regular post by a person: the service's own posts, moderator actions,
     small-action notices and whispers are not activity."""
-    human = [p for p in thread.posts or () if p.is_regular and not ctx.is_own(p.username)
+    human = [p for p in thread.posts or () if is_regular_post(p) and not ctx.is_own(p.username)
              and not is_own(p.raw)]
     latest = max(human, key=lambda p: p.created_at, default=None)
     return Activity(latest.created_at, latest.username, "post") if latest else None

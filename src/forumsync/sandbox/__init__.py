@@ -21,11 +21,13 @@ SANDBOX_GITHUB_TOKEN = "sandbox-github-token"
 class Sandbox:
     """Both fake services, started together; use as a context manager."""
 
-    def __init__(self, repo: str = "scientific-python/specs", clock: Clock | None = None) -> None:
+    def __init__(self, repo: str = "scientific-python/specs", clock: Clock | None = None,
+                 forum_prefix: str = "") -> None:
         self.clock = clock or Clock()
         self.discourse = FakeDiscourse(self.clock)
         self.github = FakeGitHub(repo, self.clock)
-        self._servers = [ServiceServer(self.discourse), ServiceServer(self.github)]
+        self._servers = [ServiceServer(self.discourse, forum_prefix),
+                         ServiceServer(self.github)]
         self.discourse.add_user("forumsync")  # the service's own forum account
 
     def __enter__(self) -> Sandbox:

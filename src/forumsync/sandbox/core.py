@@ -183,6 +183,13 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        path = _under(self.server.prefix, parts.path)
+        if path is None:  # outside the path the service is installed under
+            with service.lock:
+                service.log.append((self.command, parts.path, 404))
+            self._write(service.not_found(Request(self.command, parts.path, {}, {}, body)))
+            return
+        parts = parts._replace(path=path)
         fault = service.take_fault(self.command, parts.path)
         if fault is not None:
             if fault.hang:
@@ -228,23 +235,34 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
+def _under(prefix: str, path: str) -> str | None:
+    """`path` with the service's path prefix removed; None when it is not under it."""
+    if not prefix:
+        return path
+    if path != prefix and not path.startswith(prefix + "/"):
+        return None
+    return path[len(prefix):] or "/"
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, service: FakeService) -> None:
+    def __init__(self, service: FakeService, prefix: str = "") -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.service = service
+        self.prefix = prefix
         self.stopping = threading.Event()
 
 
 class ServiceServer:
-    """Serves one fake service on 127.0.0.1 at an ephemeral port; use as a context manager."""
+    """Serves one fake service on 127.0.0.1 at an ephemeral port; use as a context manager.
+    `prefix` installs it under a path (`/forum`), as a forum can be; other paths are 404."""
 
-    def __init__(self, service: FakeService) -> None:
+    def __init__(self, service: FakeService, prefix: str = "") -> None:
         self.service = service
-        self._server = _Server(service)
+        self._server = _Server(service, prefix.rstrip("/"))
         host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"http://{host}:{port}{prefix.rstrip('/')}"
         service.base_url = self.url
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"sandbox-{service.name}", daemon=True,
