@@ -151,14 +151,10 @@ class _Answering:
         return response
 
 
-@pytest.mark.parametrize("topics", [[5, "x", None], [{"id": "x", "title": "Digest"}]])
-def test_a_listing_of_the_wrong_shape_is_a_service_error_when_finding_own_topics(
-    topics: list[Any],
-) -> None:
+@pytest.mark.parametrize("payload", [[5], {"topic_list": []}, {"id": "x"}])
+def test_an_own_topic_answer_of_the_wrong_shape_is_a_service_error(payload: Any) -> None:
     client = forum_for("http://127.0.0.1:9")
-    client._api.session = _Answering({"topic_list": {"topics": topics}})  # type: ignore[assignment]
-    for find, operation in ((client.find_own_topic, "find own topic"),
-                            (client.find_own_message, "find own message")):
-        with pytest.raises(ServiceError) as caught:
-            find("<!-- marker -->", "Digest")
-        assert (caught.value.service, caught.value.operation) == ("discourse", operation)
+    client._api.session = _Answering(payload)  # type: ignore[assignment]
+    with pytest.raises(ServiceError) as caught:
+        client.topic_by_external_id("forumsync-newthread-pr-1")
+    assert (caught.value.service, caught.value.operation) == ("discourse", "find own topic")

@@ -48,6 +48,10 @@ class Contract:
     def marker(self, key: str) -> str:
         return f"<!-- forumsync:{self.world.run}:{key} -->"
 
+    def external_id(self, key: str) -> str:
+        """External ids are unique on Discourse, as titles are: one per recording."""
+        return f"forumsync-{self.world.run}-{key}"
+
 
 def _on_sandbox(world: World) -> Iterator[Contract]:
     fake = seeded_sandbox(world)
@@ -196,25 +200,25 @@ def test_own_writes_are_found_by_their_markers(contract: Contract) -> None:
     opening = contract.marker("open")
     created = forum.create_topic(contract.title("SPEC idea: markers"),
                                  f"A topic the service opened itself.\n\n{opening}",
-                                 world.ideas_category_id)
+                                 world.ideas_category_id, external_id=contract.external_id("open"))
     forum.reply(created.topic_id, "A reply by the same account, without any marker.")
     announce = contract.marker("announce")
     reply_id = forum.reply(created.topic_id, f"SPEC pull request opened.\n\n{announce}")
 
     assert forum.find_post_containing(created.topic_id, announce) == reply_id
     assert forum.find_post_containing(created.topic_id, contract.marker("absent")) is None
-    assert forum.find_own_topic(opening) == created.topic_id
-    assert forum.find_own_topic(contract.marker("absent")) is None
+    assert forum.topic_by_external_id(contract.external_id("open")) == created.topic_id
+    assert forum.topic_by_external_id(contract.external_id("absent")) is None
 
 
 def test_group_message_is_found_again(contract: Contract) -> None:
     forum, world = contract.forum, contract.world
     marker = contract.marker("digest")
     sent = forum.send_group_message(world.group, contract.title("SPEC digest"),
-                                    f"Stalled discussions this week: none.\n\n{marker}")
+                                    f"Stalled discussions this week: none.\n\n{marker}",
+                                    external_id=contract.external_id("digest"))
 
-    assert forum.find_own_message(marker) == sent.topic_id
-    assert forum.find_own_message(contract.marker("absent")) is None
+    assert forum.topic_by_external_id(contract.external_id("digest")) == sent.topic_id
 
 
 def test_writing_without_a_key_is_refused(contract: Contract) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from forumsync.errors import ServiceError
 from forumsync.forum import ForumClient
 from forumsync.sandbox.core import ServiceServer
 from forumsync.sandbox.discourse import FakeDiscourse
@@ -130,15 +131,14 @@ def test_members_are_paged_fifty_at_a_time(site: Site) -> None:
     assert site.fake.requests["GET /groups/{group}/members.json"] == 3
 
 
-def test_own_topic_search_reads_only_own_topics_across_pages(site: Site) -> None:
+def test_own_topic_is_found_by_its_external_id_whatever_its_title(site: Site) -> None:
     fake = site.fake
-    marker = "<!-- forumsync:thread:pr-7 -->"
-    fake.create_topic("alice", "Someone quoting the marker", f"Quoting: {marker}", 9)
-    own = None
-    for n in range(33):
-        raw = f"Opened by the service, number {n}." + (f"\n\n{marker}" if n == 0 else "")
-        created = site.forum.create_topic(f"Service opened topic {n:02d}", raw, 9)
-        own = own or created.topic_id
-
-    assert site.forum.find_own_topic(marker) == own
-    assert fake.requests["GET /topics/created-by/{username}.json"] == 2
+    created = site.forum.create_topic("Service opened topic", "Opened by the service itself.",
+                                      9, external_id="forumsync-newthread-pr-7")
+    fake.topics[created.topic_id].title = "Retitled by a moderator"
+    fake.create_topic("alice", "Someone else's topic", "Nothing to do with the service.", 9)
+    assert site.forum.topic_by_external_id("forumsync-newthread-pr-7") == created.topic_id
+    assert site.forum.topic_by_external_id("forumsync-newthread-pr-8") is None
+    with pytest.raises(ServiceError):  # Discourse keeps external ids unique
+        site.forum.create_topic("Service opened topic again", "Opened by the service again.",
+                                9, external_id="forumsync-newthread-pr-7")

@@ -179,18 +179,6 @@ class ForumClient:
         return next((post.id for post in found.posts
                      if post.username.lower() == own and text in post.raw), None)
 
-    def find_own_topic(self, text: str, title: str = "") -> int | None:
-        """GET /topics/created-by/{api_username}.json?page=N, then the first post (GET
-        /t/{id}.json?include_raw=1) of each topic whose title starts like `title`: the id of
-        the newest one whose raw holds `text`. The title keeps the cost from growing with
-        every topic the service ever opened."""
-        return self._find_own("/topics/created-by", "find own topic", text, title)
-
-    def find_own_message(self, text: str, title: str = "") -> int | None:
-        """GET /topics/private-messages-sent/{api_username}.json?page=N, then the first post
-        of each message whose title starts like `title`: the newest holding `text`."""
-        return self._find_own("/topics/private-messages-sent", "find own message", text, title)
-
     # --- writing ---------------------------------------------------------------------------
 
     def create_topic(
@@ -249,32 +237,6 @@ class ForumClient:
                 topic_id, post_ids=ids, include_raw=1))
             more.extend(self._parse("read posts", item, parsing.loaded_posts, page))
         return self._parse("read topic", item, parsing.parse_topic, payload, more)
-
-    def _find_own(self, list_path: str, operation: str, text: str, title: str) -> int | None:
-        username = quote(self.config.api_username, safe="")
-        item = f"user {self.config.api_username!r}"
-        pages = self._topic_pages(
-            operation, item,
-            lambda page: self._api.get_json(f"{list_path}/{username}.json", **_page(page)),
-        )
-        for topics in pages:
-            for topic_id in self._parse(operation, item, parsing.titled_like, topics, title):
-                raw = self._first_post_raw(topic_id)
-                if raw is not None and text in raw:
-                    return topic_id
-        return None
-
-    def _first_post_raw(self, topic_id: int) -> str | None:
-        """GET /t/{id}.json?include_raw=1: the first post's raw, from the first chunk only."""
-        try:
-            payload = self._call("read topic", f"topic {topic_id}", lambda: self._api.get_json(
-                f"/t/{int(topic_id)}.json", follow=True, include_raw=1))
-        except NotFound:
-            return None
-        posts = self._parse("read topic", f"topic {topic_id}", parsing.loaded_posts, payload)
-        first = [parsing.parse_post(p, topic_id) for p in posts
-                 if int(p.get("post_number", 0)) == 1]
-        return first[0].raw if first else None
 
     def _topic_pages(
         self, operation: str, item: str, fetch: Callable[[int], Any]

@@ -208,11 +208,3 @@ def _required_time(item: Mapping[str, Any], key: str) -> datetime:
     if moment is None:
         raise ValueError(f"{key} missing")
     return moment
-
-
-def titled_like(topics: Sequence[Mapping[str, Any]], title: str) -> list[int]:
-    """Ids of the listed topics whose title starts like `title`. Discourse may capitalise
-    or trim a title, so a lower-cased prefix of it is compared, spaces collapsed."""
-    prefix = " ".join(title.split())[:30].lower()
-    return [int(entry["id"]) for entry in topics
-            if " ".join(str(entry.get("title") or "").split()).lower().startswith(prefix)]
