@@ -41,6 +41,7 @@ from forumsync.config import DiscourseConfig
 from forumsync.errors import NotFound, ServiceError, backoff_delay, scrub
 from forumsync.records import CreatedTopic, ForumPost, ForumTopic, TopicRevision, TopicSummary
 from forumsync.timeutil import parse_iso
+from forumsync.transport import CONNECT_TIMEOUT, ServiceLink
 
 __all__ = ["ForumClient"]
 
@@ -259,7 +260,8 @@ def _required_time(item: Mapping[str, Any], key: str) -> datetime:
 class _DiscourseAPI(DiscourseClient):
     """pydiscourse's client, one HTTP attempt per call over a kept-alive session."""
 
-    def __init__(self, host: str, api_username: str, api_key: str, timeout: float) -> None:
+    def __init__(self, host: str, api_username: str, api_key: str,
+                 timeout: tuple[float, float]) -> None:
         super().__init__(host.rstrip("/"), api_username, api_key, timeout=timeout)
         self.session = requests.Session()
         self.moved: dict[str, str] = {}  # GET path -> where it redirected (e.g. /c/9.json)
@@ -390,9 +392,11 @@ class ForumClient:
         self._sleep = sleep
         self._retries = max(0, retries)
         self._secret = config.api_key or ""
-        self._api = _DiscourseAPI(
-            config.url, config.api_username, config.api_key or "", config.timeout_seconds
-        )
+        self.link = ServiceLink(SERVICE)
+        self._api = _DiscourseAPI(config.url, config.api_username, config.api_key or "",
+                                  (min(CONNECT_TIMEOUT, config.timeout_seconds),
+                                   config.timeout_seconds))
+        self._api.session.hooks["response"].append(self.link.response_hook)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -608,9 +612,13 @@ class ForumClient:
     def _call(self, operation: str, item: str, request: Callable[[], T]) -> T:
         """One request with bounded retries of transient failures; ServiceError otherwise."""
         for attempt in range(self._retries + 1):
+            self.link.before(operation, item)
             try:
                 return request()
             except (DiscourseError, requests.RequestException) as exc:
+                down = self.link.failed(exc, operation, item)
+                if down is not None:  # not retried: the service is skipped for this cycle
+                    raise down from None
                 failure = _classify(exc)
             gives_up = failure.wait is not None and failure.wait > MAX_WAIT
             if not failure.transient or attempt == self._retries or gives_up:
