@@ -26,6 +26,8 @@ def test_help_names_the_environment_and_the_exit_codes(run_cli: Callable[..., Re
     assert "Exit codes:" in text
     assert "3  a service could not be reached" in text
     assert "--log-format" in text and "--verbose" in text and "--quiet" in text
+    for command in ("sync", "run", "status", "digest"):
+        assert "FORUMSYNC_GITHUB_TOKEN" in run_cli(command, "--help").output
 
 
 def test_config_and_log_options_are_accepted_after_the_command(
@@ -102,3 +104,21 @@ def test_sync_and_digest_share_one_thread_and_never_pile_up(tmp_path: Path) -> N
     assert {job.name for job in jobs.values()} == {"sync", "digest"}
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
     assert scheduler._executors["default"]._pool._max_workers == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_on_a_terminal_for_long_reads_only() -> None:
+    from forumsync.logs import progress
+
+    terminal, pipe = _Terminal(), io.StringIO()
+    for done in (1, 40, 312):
+        progress("pull requests", done, 312, terminal)
+        progress("pull requests", done, 312, pipe)
+    progress("forum topics", 3, 5, terminal)  # short lists: no progress line
+    assert terminal.getvalue() == ("\rpull requests 1/312\rpull requests 40/312"
+                                   "\rpull requests 312/312\n")
+    assert pipe.getvalue() == ""

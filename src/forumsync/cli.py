@@ -189,7 +189,7 @@ def db_upgrade(ctx: Context) -> None:
     click.echo(f"database at the latest schema: {make_url(ctx.config.database.url)!r}")
 
 
-@cli.command()
+@cli.command(epilog=EPILOG)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--check", is_flag=True,
               help="Health check: exit 0 if the last successful sync ended within two sync "
@@ -248,7 +248,7 @@ def unlink(ctx: Context, pr_number: int) -> None:
         click.echo(unlink_by_hand(session, pr_number))
 
 
-@cli.command()
+@cli.command(epilog=EPILOG)
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing anywhere.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_context
@@ -288,7 +288,7 @@ def _print_report(report, dry_run: bool, as_json: bool) -> None:
         click.echo("nothing to do")
 
 
-@cli.command()
+@cli.command(epilog=EPILOG)
 @click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="N",
               help="Serve Prometheus metrics on http://HOST:N/metrics.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
@@ -317,7 +317,7 @@ def run(ctx: Context, metrics_port: int | None, metrics_host: str) -> None:
     sys.exit(code)
 
 
-@cli.command("digest")
+@cli.command("digest", epilog=EPILOG)
 @click.option("--dry-run", is_flag=True, help="Print the digest; send nothing.")
 @pass_context
 def digest_command(ctx: Context, dry_run: bool) -> None:
