@@ -163,13 +163,12 @@ def signalled_while_reading(world: World, tmp_path: Path, read_seconds: float,
     """Start a worker whose reads of PR files are slow, send `signals` (0.3 s apart) once it
     reads; exit code, output and seconds from the last signal to the exit."""
     specs(world, 6)
-    world.github.inject(Fault(match=r"GET /repos/.*/pulls/\d+/files", delay=read_seconds,
-                              passthrough=True, times=1000))
+    slow = world.github.inject(Fault(match=r"GET /repos/.*/pulls/\d+/files",
+                                     delay=read_seconds, passthrough=True, times=1000))
     path, env = write_config(world, tmp_path)
     worker = start(path, env, "run")
-    try:
-        wait_for(lambda: any("/files" in r[1] for r in world.box.github.log),
-                 what="reading pull request files")
+    try:  # a slow read has arrived at the sandbox and is being answered
+        wait_for(lambda: slow.times < 1000, what="reading pull request files")
         for n, sig in enumerate(signals):
             time.sleep(0.3 if n else 0)
             signalled = time.monotonic()
@@ -184,6 +183,7 @@ def test_sigterm_while_reading_stops_at_once_and_writes_nothing(world: World,
                                                                 tmp_path: Path) -> None:
     code, out, stopped_after = signalled_while_reading(world, tmp_path, 1.0, signal.SIGTERM)
     assert code == 0 and "Traceback" not in out, out
+    print(f"stopped {stopped_after:.2f} s after SIGTERM while reading")
     assert stopped_after < 3, stopped_after  # the read in flight, then nothing more
     writes = [r for r in world.box.discourse.log + world.box.github.log if r[0] != "GET"]
     assert writes == []
