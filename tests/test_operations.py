@@ -122,3 +122,21 @@ def test_progress_shows_on_a_terminal_for_long_reads_only() -> None:
     assert terminal.getvalue() == ("\rpull requests 1/312\rpull requests 40/312"
                                    "\rpull requests 312/312\n")
     assert pipe.getvalue() == ""
+
+
+def test_metrics_count_requests_and_keep_the_rate_limit_remaining() -> None:
+    from forumsync.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.on_response("github", "200", {"X-RateLimit-Remaining": "4987"})
+    metrics.on_response("github", "304", {})
+    metrics.on_response("discourse", "unreachable", {})
+    metrics.cycle("ok", 1.5, 3, 1_700_000_000.0)
+    value = metrics.registry.get_sample_value
+    assert value("forumsync_rate_limit_remaining", {"service": "github"}) == 4987
+    assert value("forumsync_requests_total", {"service": "github", "status": "304"}) == 1
+    assert value("forumsync_requests_total",
+                 {"service": "discourse", "status": "unreachable"}) == 1
+    assert value("forumsync_cycles_total", {"outcome": "ok"}) == 1
+    assert value("forumsync_open_problems") == 3
+    assert value("forumsync_last_success_timestamp_seconds") == 1_700_000_000.0

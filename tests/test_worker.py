@@ -189,6 +189,29 @@ def test_sigterm_while_reading_stops_at_once_and_writes_nothing(world: World,
     assert writes == []
 
 
+def test_the_lease_is_renewed_during_a_long_read(world: World, tmp_path: Path) -> None:
+    from forumsync import health
+
+    specs(world, 8)
+    world.github.inject(Fault(match=r"GET /repos/.*/pulls/\d+/files", delay=1.0,
+                              passthrough=True, times=1000))
+    path, env = write_config(world, tmp_path)
+    worker = start(path, env, "run")
+    try:
+        wait_for(lambda: lease_holder(world) is not None, what="the lease")
+        with world.sessions() as session:
+            first = health.worker_state(session)["lease_heartbeat"]
+        time.sleep(4.5)  # heartbeats every 3 s (a third of three 3-second intervals)
+        with world.sessions() as session:
+            later = health.worker_state(session)["lease_heartbeat"]
+        writes = [r for r in world.box.discourse.log + world.box.github.log if r[0] != "GET"]
+        assert writes == []  # still reading
+        assert later > first
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        finish(worker)
+
+
 def test_a_second_signal_exits_at_once_without_a_traceback(world: World,
                                                            tmp_path: Path) -> None:
     code, out, stopped_after = signalled_while_reading(world, tmp_path, 5.0, signal.SIGTERM,
