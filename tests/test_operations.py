@@ -140,3 +140,15 @@ def test_metrics_count_requests_and_keep_the_rate_limit_remaining() -> None:
     assert value("forumsync_cycles_total", {"outcome": "ok"}) == 1
     assert value("forumsync_open_problems") == 3
     assert value("forumsync_last_success_timestamp_seconds") == 1_700_000_000.0
+
+
+def test_connections_must_open_within_5_s_while_reads_keep_their_timeout() -> None:
+    """A black-holed host cannot be made on loopback, so the timeouts handed to requests
+    are checked: (connect, read) for both adapters."""
+    from forumsync.cycle import build_clients
+    from forumsync.transport import CONNECT_TIMEOUT
+
+    clients = build_clients(load_config(None, environ={}))
+    assert CONNECT_TIMEOUT == 5.0
+    assert clients.forum._api.timeout == (5.0, 30.0)
+    assert clients.repo._requester._Requester__timeout == (5, 30)
