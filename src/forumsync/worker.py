@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -177,7 +177,8 @@ class Worker:
             raise StopRequested()
         SHUTDOWN.writing = True
 
-    def next_digest(self):
+    def next_digest(self) -> datetime | None:
+        """When the digest job runs next (for `status --json`)."""
         job = self._scheduler.get_job("digest") if self._scheduler else None
         return job.next_run_time if job else None
 
