@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,39 @@ def run_cli() -> Callable[..., Result]:
         return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a running PostgreSQL server (see tests/postgres_support.py)."""
+    from tests import postgres_support as pg
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pg.unavailable("psycopg is not installed (pip install -e '.[postgres]')")
+    url = os.environ.get(pg.URL_VARIABLE)
+    if url:
+        yield url
+        return
+    if pg._binary("initdb") is None:
+        pg.unavailable(f"set {pg.URL_VARIABLE} or install PostgreSQL (initdb not found)")
+    with pg.throwaway_cluster() as started:
+        yield started
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    from tests.postgres_support import fresh_database
+
+    with fresh_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return request.getfixturevalue("postgres_url")

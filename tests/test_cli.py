@@ -34,7 +34,10 @@ def test_status_on_a_new_database(config_file, run_cli) -> None:
     assert result.output.splitlines()[0].split()[:3] == ["SPEC", "title", "stage"]
     assert "no SPECs tracked yet" in result.output
     as_json = json.loads(run_cli("--config", str(path), "status", "--json").output)
-    assert as_json == {"specs": [], "problems": []}
+    assert as_json == {"specs": [], "problems": [], "worker": {
+        "last_cycle_start": None, "last_cycle_end": None, "last_success": None,
+        "last_outcome": None, "next_digest": None, "consecutive_failures": 0,
+        "lease_holder": None, "lease_heartbeat": None}}
 
 
 def test_db_upgrade_creates_the_schema(config_file, run_cli, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from forumsync.db import open_database
 from forumsync.sandbox import Clock, Sandbox
 from forumsync.sandbox.github import FakeGitHub
 from forumsync.timeutil import utcnow
+from forumsync.worker import lease_for
 from forumsync.worker_lock import Lease, LeaseLost
 from tests.test_e2e import World
 
@@ -107,7 +108,7 @@ def test_run_syncs_then_stops_cleanly_on_sigterm(world: World, tmp_path: Path) -
         while "spec-draft" not in world.github.labels_on(pr) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert "spec-draft" in world.github.labels_on(pr)
-        second = forumsync("--config", str(path), "run", env=env, timeout=30)
+        second = forumsync("--config", str(path), "sync", env=env, timeout=30)
         assert second.returncode == 1 and "another forumsync (" in second.stderr
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0, worker.stdout.read() if worker.stdout else ""
@@ -134,9 +135,13 @@ def test_stale_lease_is_taken_over_and_a_lost_lease_stops_the_cycle(tmp_path: Pa
 def test_sync_refuses_while_a_worker_holds_the_database(world: World, tmp_path: Path) -> None:
     world.open_spec_pr(world.idea())
     path, env = write_config(world, tmp_path)
-    Lease(world.sessions, timedelta(minutes=3), "other-host:1").acquire()
-    done = forumsync("--config", str(path), "sync", env=env)
-    assert done.returncode == 1 and "other-host:1" in done.stderr
+    lease = lease_for(world.config, world.sessions)  # holds the lock, as a worker would
+    assert lease.acquire()
+    try:
+        done = forumsync("--config", str(path), "sync", env=env)
+    finally:
+        lease.release()
+    assert done.returncode == 1 and lease.owner in done.stderr
     assert world.box.github.comments == []
 
 

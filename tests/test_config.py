@@ -21,7 +21,7 @@ MISTAKES = [
     ("boolean for int", VALID + "[schedule]\nsync_every_minutes = true",
      ["[schedule] sync_every_minutes", "boolean"]),
     ("out of range", VALID + "[schedule]\nsync_every_minutes = 0",
-     ["[schedule] sync_every_minutes", "at least 1"]),
+     ["[schedule] sync_every_minutes", "at least 0.05"]),
     ("bad cron", VALID + '[schedule]\ndigest_cron = "every monday"', ["[schedule] digest_cron"]),
     ("bad repo", VALID.replace("example/specs", "just-a-name"), ["[github] repo", "owner/name"]),
     ("bad url", VALID.replace("https://forum.example.org", "forum.example.org"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,15 +11,22 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from forumsync import store
 from forumsync.db import downgrade, make_engine, open_database, upgrade
-from forumsync.models import Base, Effect, Link, Spec, Thread
+from forumsync.models import Base, Cursor, Effect, Link, Spec, Thread
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def db_url(any_db_url: str) -> str:
+    return any_db_url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'state.db'}"
 
 
@@ -41,8 +49,8 @@ def test_upgrade_then_downgrade_on_an_empty_file(db_url: str) -> None:
     assert "specs" in inspect(engine).get_table_names()
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(db_url: str) -> None:
-    engine = make_engine(db_url)
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
@@ -90,3 +98,41 @@ def test_foreign_keys_are_enforced(db_url: str) -> None:
         session.add(Link(spec_id=999, thread_id=998, method="manual", created_at=NOW))
         with pytest.raises(IntegrityError):
             session.flush()
+
+
+def test_a_realistically_large_cursor_is_stored_whole(db_url: str) -> None:
+    """The SPEC-blobs cursor is a JSON map of every SPEC file to its blob sha: with 16 files
+    (the real repository today) it is already ~1 KB; 400 files keep us honest for years."""
+    from forumsync.cycle import BLOBS_CURSOR
+
+    blobs = {f"spec-{n:04d}/index.md": f"{n:040x}" for n in range(400)}
+    value = json.dumps(blobs, sort_keys=True)
+    assert len(value) > 20_000
+    sessions = open_database(db_url)
+    with sessions.begin() as session:
+        store.set_cursor(session, BLOBS_CURSOR, value)
+    with sessions() as session:
+        assert json.loads(store.get_cursor(session, BLOBS_CURSOR).value) == blobs
+
+
+def test_long_titles_slugs_and_subjects_fit(db_url: str) -> None:
+    sessions = open_database(db_url)
+    title = "SPEC 7 — " + "a very long title " * 40
+    with sessions.begin() as session:
+        session.add(_spec(introducing_pr=9, title=title, last_actor="x" * 300))
+        session.add(Thread(id=5, slug="s" * 1000, title=title))
+    with sessions() as session:
+        assert session.get(Thread, 5).title == title
+
+
+def test_downgrade_to_0001_keeps_short_cursors_and_drops_long_ones(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with Session(engine) as session, session.begin():
+        session.add(Cursor(name="short", value="x" * 10, updated_at=NOW))
+        session.add(Cursor(name="long", value="x" * 5000, updated_at=NOW))
+    downgrade(engine, "0001")
+    with engine.connect() as connection:
+        names = connection.execute(text("SELECT name FROM cursors")).scalars().all()
+    assert names == ["short"]
+    upgrade(engine)

@@ -12,6 +12,7 @@ from forumsync.errors import NotFound, ServiceError
 from forumsync.forum import MAX_WAIT
 from forumsync.sandbox.core import Fault, ServiceServer
 from forumsync.sandbox.discourse import FakeDiscourse
+from forumsync.transport import Unreachable
 from tests.forum_support import forum_for, seeded_sandbox
 
 SECRET = "s3cr3t-k3y-never-shown"
@@ -154,15 +155,18 @@ def test_a_timed_out_post_that_still_landed_is_not_posted_twice(
     assert len(posts) == 2 and posts[1].id == post_id
 
 
-def test_connection_refused_is_transient() -> None:
+def test_connection_refused_is_not_retried_and_skips_the_rest() -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     sleeps: list[float] = []
-    with pytest.raises(ServiceError) as failure:
-        forum_for(f"http://127.0.0.1:{port}", sleeps=sleeps, retries=1).topic(1)
-    assert failure.value.detail == "connection failed" and failure.value.transient
-    assert sleeps == [1.0]
+    forum = forum_for(f"http://127.0.0.1:{port}", sleeps=sleeps, retries=1)
+    with pytest.raises(Unreachable) as failure:
+        forum.topic(1)
+    assert failure.value.detail == "connection refused" and failure.value.transient
+    assert sleeps == []
+    with pytest.raises(Unreachable):
+        forum.topic(2)
 
 
 def test_not_found_and_refusals_are_not_retried(fake: FakeDiscourse, server: ServiceServer) -> None:

@@ -13,6 +13,7 @@ from forumsync.errors import NotFound, ServiceError
 from forumsync.repo import RepoClient
 from forumsync.sandbox.core import Fault
 from forumsync.sandbox.github import FakeGitHub
+from forumsync.transport import Unreachable
 from tests.repo_support import OPEN_SPEC, TOKEN, github_config, sandbox
 
 PULL = rf"GET /repos/[^/]+/[^/]+/pulls/{OPEN_SPEC}$"
@@ -187,16 +188,19 @@ def test_weak_etag_from_a_proxy_still_matches(world: World) -> None:
     assert client.pulls_updated_since(None, f"W/{etag}") == ([], f"W/{etag}")
 
 
-def test_connection_refused_is_retried_then_transient(world: World) -> None:
+def test_connection_refused_is_not_retried_and_skips_the_rest(world: World) -> None:
     url = world.url
     world.url = "http://127.0.0.1:9"  # discard port: nothing listens
+    client = world.client(retries=2)
 
-    with pytest.raises(ServiceError) as caught:
-        world.client(retries=2).pull(OPEN_SPEC)
-
+    with pytest.raises(Unreachable) as caught:
+        client.pull(OPEN_SPEC)
     assert caught.value.transient and caught.value.status is None
-    assert "ConnectionError" in caught.value.detail
-    assert world.sleeps == [1.0, 2.0]
+    assert caught.value.detail == "connection refused"
+    assert world.sleeps == []  # no retry: waiting does not open a port
+    with pytest.raises(Unreachable):  # the rest of the cycle skips the service
+        client.pull_files(OPEN_SPEC)
+    client.link.reset()  # the next cycle tries again
     world.url = url
 
 

@@ -11,7 +11,57 @@ import click
 from forumsync import __version__
 from forumsync.config import Config, ConfigError, load_config, resolve_path
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+EPILOG = """\b
+Global options (--config, -v/-q, --log-format) go before or after the command.
+\b
+Environment:
+  FORUMSYNC_CONFIG             configuration file when --config is not given
+                               (else ./forumsync.toml, else built-in defaults)
+  FORUMSYNC_DISCOURSE_API_KEY  API key of [discourse] api_username (secret)
+  FORUMSYNC_GITHUB_TOKEN       token for [github] repo (secret)
+Secrets are read only from the environment and never printed or stored.
+\b
+Exit codes:
+  0  done
+  1  done, but some items failed (each reported); or the worker lost its lease
+  2  bad configuration or usage (the message names the key or option)
+  3  a service could not be reached (nothing changed; one line per service)
+"""
+
+# Options that belong to the whole program; accepted after the command too.
+_GLOBAL_WITH_VALUE = ("--config", "--log-format")
+_GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "-q", "-qq", "--verbose", "--quiet")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`forumsync sync --config F` means `forumsync --config F sync`."""
+    front: list[str] = []
+    rest: list[str] = []
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":
+            rest.append(token)
+            rest.extend(tokens)
+            break
+        name = token.split("=", 1)[0]
+        if name in _GLOBAL_WITH_VALUE:
+            front.append(token)
+            if "=" not in token:
+                value = next(tokens, None)
+                if value is not None:
+                    front.append(value)
+        elif token in _GLOBAL_FLAGS:
+            front.append(token)
+        else:
+            rest.append(token)
+    return front + rest
+
+
+class _Group(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args)))
 
 
 def _fail_usage(message: str) -> NoReturn:
@@ -59,18 +109,46 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EPILOG)
 @click.option(
     "--config",
     "config_path",
     metavar="PATH",
     help="Configuration file (else $FORUMSYNC_CONFIG, else ./forumsync.toml).",
 )
+@click.option("-v", "--verbose", count=True, help="More log output (-vv: libraries too).")
+@click.option("-q", "--quiet", count=True, help="Less log output.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Logs on stderr: text, or one JSON object per line.")
 @click.version_option(__version__, prog_name="forumsync")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: int,
+        log_format: str) -> None:
     """Keep SPEC forum threads and GitHub pull requests in step."""
+    import logging
+
+    from forumsync.logs import setup
+
+    # the worker's log is its output (INFO); one-shot commands print a report, so their
+    # log shows warnings and errors unless -v is given
+    default = logging.INFO if ctx.invoked_subcommand == "run" else logging.WARNING
+    setup(verbose - quiet, log_format, default=default)
     ctx.obj = Context(config_path)
+
+
+def _exit_if_unreachable(clients) -> None:
+    """One line per service that could not be reached, with its cause and a hint; exit 3."""
+    from forumsync.cycle import unreachable
+
+    down = unreachable(clients)
+    for error in down:
+        url = (clients.forum.config.url if error.service == "discourse"
+               else clients.repo.config.api_url)
+        click.echo(f"forumsync: {error.service} unreachable at {url}: {error.cause} "
+                   f"(hint: {error.hint}); nothing changed", err=True)
+    if down:
+        sys.exit(EXIT_UNREACHABLE)
 
 
 @cli.group("config")
@@ -111,19 +189,31 @@ def db_upgrade(ctx: Context) -> None:
     click.echo(f"database at the latest schema: {make_url(ctx.config.database.url)!r}")
 
 
-@cli.command()
+@cli.command(epilog=EPILOG)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--check", is_flag=True,
+              help="Health check: exit 0 if the last successful sync ended within two sync "
+                   "intervals, else 1 (for container and service health checks).")
 @pass_context
-def status(ctx: Context, as_json: bool) -> None:
-    """One row per SPEC: stage, PR, thread, last activity, stalled, last problem."""
+def status(ctx: Context, as_json: bool, check: bool) -> None:
+    """One row per SPEC: stage, PR, thread, last activity, stalled, last problem; and the
+    worker's state."""
+    from forumsync import health
     from forumsync.status import render_table, status_rows, unattached_problems
     from forumsync.timeutil import utcnow
 
+    now = utcnow()
     with ctx.sessions()() as session:
-        rows = status_rows(session, utcnow(), ctx.config)
+        worker = health.worker_state(session)
+        if check:
+            healthy, message = health.check(worker, now, ctx.config.schedule.sync_every_minutes)
+            click.echo(message)
+            sys.exit(EXIT_OK if healthy else EXIT_SOME_FAILED)
+        rows = status_rows(session, now, ctx.config)
         loose = unattached_problems(session)
     if as_json:
-        click.echo(json.dumps({"specs": [r.as_dict() for r in rows], "problems": loose}, indent=2))
+        click.echo(json.dumps({"specs": [r.as_dict() for r in rows], "problems": loose,
+                               "worker": worker}, indent=2))
         return
     click.echo(render_table(rows))
     if not rows:
@@ -158,7 +248,7 @@ def unlink(ctx: Context, pr_number: int) -> None:
         click.echo(unlink_by_hand(session, pr_number))
 
 
-@cli.command()
+@cli.command(epilog=EPILOG)
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing anywhere.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_context
@@ -169,9 +259,9 @@ def sync(ctx: Context, dry_run: bool, as_json: bool) -> None:
     from forumsync.worker import lease_for
 
     config = ctx.config
+    clients = build_clients(config)
     if dry_run:
-        report = run_cycle(config, ctx.scratch_sessions(), build_clients(config), utcnow(),
-                           dry_run=True)
+        report = run_cycle(config, ctx.scratch_sessions(), clients, utcnow(), dry_run=True)
     else:
         lease = lease_for(config, ctx.sessions())
         if not lease.acquire():
@@ -179,10 +269,10 @@ def sync(ctx: Context, dry_run: bool, as_json: bool) -> None:
                        "database; nothing done", err=True)
             sys.exit(EXIT_SOME_FAILED)
         try:
-            report = run_cycle(config, lease.sessions, build_clients(config), utcnow(),
-                               heartbeat=lease.renew)
+            report = run_cycle(config, lease.sessions, clients, utcnow(), heartbeat=lease.renew)
         finally:
             lease.release()
+    _exit_if_unreachable(clients)
     _print_report(report, dry_run, as_json)
     sys.exit(EXIT_OK if report.ok else EXIT_SOME_FAILED)
 
@@ -198,46 +288,36 @@ def _print_report(report, dry_run: bool, as_json: bool) -> None:
         click.echo("nothing to do")
 
 
-@cli.command()
+@cli.command(epilog=EPILOG)
+@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="N",
+              help="Serve Prometheus metrics on http://HOST:N/metrics.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address the metrics server listens on (0.0.0.0 in a container).")
 @pass_context
-def run(ctx: Context) -> None:
-    """The long-running worker: sync every interval, digest on its cron; stops cleanly on
-    SIGTERM/SIGINT."""
-    import logging
+def run(ctx: Context, metrics_port: int | None, metrics_host: str) -> None:
+    """The long-running worker: sync every interval, digest on its cron. A second worker on
+    the same database waits as a hot standby. SIGTERM/SIGINT: finish the current SPEC's
+    writes, then stop (a second signal stops at once)."""
+    from forumsync.cycle import build_clients
+    from forumsync.worker import Worker, lease_for
 
-    from forumsync.cycle import build_clients, run_cycle
-    from forumsync.timeutil import utcnow
-    from forumsync.worker import WorkerBusy, lease_for, run_worker
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     config = ctx.config
     sessions = ctx.sessions()
-    clients = build_clients(config)
-    lease = lease_for(config, sessions)
+    metrics = None
+    if metrics_port:
+        from forumsync.metrics import Metrics
 
-    def sync_once() -> None:
-        report = run_cycle(config, sessions, clients, utcnow(), heartbeat=lease.renew)
-        for line in report.lines():
-            (logging.warning if line.startswith("failed:") else logging.info)("%s", line)
-
-    def digest_once() -> None:
-        from forumsync import digest
-
-        with sessions() as session:
-            built = digest.collect(session, config, utcnow())
-            topic = digest.send(session, built, config, clients.forum, utcnow())
-        if topic:
-            logging.info("digest for %s sent: topic %s", built.key, topic)
-
-    try:
-        run_worker(lease, config, sync_once, digest_once)
-    except WorkerBusy as exc:
-        click.echo(f"forumsync: {exc}", err=True)
-        sys.exit(EXIT_SOME_FAILED)
+        metrics = Metrics()
+        metrics.serve(metrics_port, metrics_host)
+    worker = Worker(config, sessions, build_clients(config), lease_for(config, sessions),
+                    metrics=metrics)
+    code = worker.run()
+    if worker.lost is not None:
+        click.echo(f"forumsync: the worker stopped: {worker.lost}", err=True)
+    sys.exit(code)
 
 
-@cli.command("digest")
+@cli.command("digest", epilog=EPILOG)
 @click.option("--dry-run", is_flag=True, help="Print the digest; send nothing.")
 @pass_context
 def digest_command(ctx: Context, dry_run: bool) -> None:
@@ -268,9 +348,11 @@ def digest_command(ctx: Context, dry_run: bool) -> None:
             click.echo(f"forumsync: another forumsync ({lease.holder()}) is running on this "
                        "database; its worker sends the digest", err=True)
             sys.exit(EXIT_SOME_FAILED)
+        clients = build_clients(config)
         try:
-            topic = digest.send(session, built, config, build_clients(config).forum, utcnow())
+            topic = digest.send(session, built, config, clients.forum, utcnow())
         except ServiceError as exc:
+            _exit_if_unreachable(clients)
             click.echo(f"forumsync: digest not sent: {exc}", err=True)
             sys.exit(EXIT_SOME_FAILED)
         finally:

@@ -88,7 +88,7 @@ class DigestConfig:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    sync_every_minutes: int = 5
+    sync_every_minutes: float = 5  # fractions allowed (0.05 = every 3 s, for tests)
     digest_cron: str = "0 8 * * mon"
 
 
@@ -268,7 +268,7 @@ def _validate(config: Config, source: str) -> None:
         fail("[discourse] ideas_category_id", "must be a positive category id")
     if config.discourse.accepted_category_id < 0:
         fail("[discourse] accepted_category_id", "must be a category id, or 0 for never move")
-    for key, minimum in (("sync_every_minutes", 1),):
+    for key, minimum in (("sync_every_minutes", 0.05),):
         if getattr(config.schedule, key) < minimum:
             fail(f"[schedule] {key}", f"must be at least {minimum}")
     if config.digest.stalled_after_days < 1:

@@ -23,11 +23,13 @@ from forumsync.config import Config
 from forumsync.errors import NotFound, ServiceError
 from forumsync.executor import CycleReport, Executor
 from forumsync.links import ThreadRef, thread_refs_in
+from forumsync.logs import progress
 from forumsync.observation import Committee, Observation, PullObservation, ThreadObservation
 from forumsync.planner import PlanSettings, plan_cycle
 from forumsync.records import PullRecord, SpecDocument, TopicSummary
 from forumsync.specfiles import is_spec_path
 from forumsync.state import StoredState
+from forumsync.transport import Unreachable
 
 if TYPE_CHECKING:
     from forumsync.forum import ForumClient
@@ -66,9 +68,13 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
         cursors = _Cursors.load(session)
     observer = _Observer(config, clients, stored, cursors, now)
     observation = observer.observe()
-    plan = plan_cycle(observation, stored, settings)
     report = CycleReport()
     report.failures.extend(observer.failures)
+    if unreachable(clients):  # exit 3: nothing is planned or changed on a partial view
+        return report
+    if heartbeat is not None:
+        heartbeat()  # a stop asked for while reading ends the cycle here, before any write
+    plan = plan_cycle(observation, stored, settings)
     report.problems.extend(n.message for n in observer.problems if n.kind != "sync-failed")
     if dry_run:
         for spec in plan.specs:
@@ -89,6 +95,12 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
         observer.cursors.save(session, observer.failed_pulls | failed_pulls | plan.deferred_pulls,
                               observer.failed_paths | failed_paths | plan.deferred_paths)
     return report
+
+
+def unreachable(clients: Clients) -> list[Unreachable]:
+    """The services that could not be reached this cycle (see forumsync.transport)."""
+    links = (getattr(client, "link", None) for client in (clients.forum, clients.repo))
+    return [link.down for link in links if link is not None and link.down is not None]
 
 
 @dataclass
@@ -188,7 +200,8 @@ class _Observer:
         self.cursors.read_pulls_etag = etag
         seen: dict[int, PullObservation] = {}
         limited = False
-        for pull in listed:
+        for done, pull in enumerate(listed, 1):
+            progress("pull requests", done, len(listed))
             self.cursors.read_pulls[pull.number] = pull.updated_at
             before = self.stored.pulls.get(pull.number)
             if before is not None and before.updated_at == pull.updated_at:
@@ -325,7 +338,8 @@ class _Observer:
             for topic in self.forum.category_topics(category):
                 listed[topic.id] = topic
         seen: dict[int, ThreadObservation] = {}
-        for topic in listed.values():
+        for done, topic in enumerate(listed.values(), 1):
+            progress("forum topics", done, len(listed))
             before = self.stored.threads.get(topic.id)
             if before is not None and not before.deleted and before.tags == topic.tags and \
                     before.category_id == topic.category_id and \

@@ -40,7 +40,7 @@ class Spec(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[int | None] = mapped_column(Integer, index=True)
-    title: Mapped[str] = mapped_column(String(300), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
     stage: Mapped[str] = mapped_column(String(20))
     introducing_pr: Mapped[int | None] = mapped_column(Integer, unique=True)
     path: Mapped[str | None] = mapped_column(String(300), unique=True)
@@ -48,7 +48,7 @@ class Spec(Base):
     endorsed_by: Mapped[list[str]] = mapped_column(JSON, default=list)  # Core Projects only
     stage_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_actor: Mapped[str | None] = mapped_column(String(100))  # a person, never the service
+    last_actor: Mapped[str | None] = mapped_column(Text)  # a person, never the service
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # the viability thread that was deleted: linked again if a moderator restores it
     lost_thread_id: Mapped[int | None] = mapped_column(Integer)
@@ -66,8 +66,8 @@ class Thread(Base):
     __tablename__ = "threads"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    slug: Mapped[str] = mapped_column(String(300), default="")
-    title: Mapped[str] = mapped_column(String(300), default="")
+    slug: Mapped[str] = mapped_column(Text, default="")
+    title: Mapped[str] = mapped_column(Text, default="")
     category_id: Mapped[int | None] = mapped_column(Integer)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -135,7 +135,7 @@ class StageEvent(Base):
     spec_id: Mapped[int] = mapped_column(ForeignKey("specs.id", ondelete="CASCADE"))
     from_stage: Mapped[str | None] = mapped_column(String(20))
     to_stage: Mapped[str] = mapped_column(String(20))
-    actor: Mapped[str] = mapped_column(String(100), default="")
+    actor: Mapped[str] = mapped_column(Text, default="")
     side: Mapped[str] = mapped_column(String(10))  # github, discourse
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str] = mapped_column(String(20))  # mirrored, ignored, conflict, initial
@@ -153,9 +153,9 @@ class Effect(Base):
     __tablename__ = "effects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
+    key: Mapped[str] = mapped_column(Text, unique=True)
     kind: Mapped[str] = mapped_column(String(20))  # reply, topic, comment, label, tag, category
-    target: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(Text)
     remote_id: Mapped[str | None] = mapped_column(String(100))
     spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -172,7 +172,7 @@ class Cursor(Base):
     __tablename__ = "cursors"
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[str | None] = mapped_column(String(200))
+    value: Mapped[str | None] = mapped_column(Text)  # JSON maps too: unbounded
     etag: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -198,10 +198,10 @@ class Problem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     spec_id: Mapped[int | None] = mapped_column(ForeignKey("specs.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
-    subject: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)  # may hold a URL from a PR body
     # what raised it (a PR's body, a thread, the number check): read again without raising
     # it, the problem is resolved
-    scope: Mapped[str] = mapped_column(String(200), default="")
+    scope: Mapped[str] = mapped_column(Text, default="")
     message: Mapped[str] = mapped_column(Text)
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))

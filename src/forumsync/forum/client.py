@@ -29,6 +29,7 @@ from forumsync.errors import NotFound, ServiceError, scrub
 from forumsync.forum import parse as parsing
 from forumsync.forum.transport import MAX_WAIT, DiscourseAPI, Failure, backoff, classify
 from forumsync.records import CreatedTopic, ForumTopic, TopicRevision, TopicSummary
+from forumsync.transport import CONNECT_TIMEOUT, ServiceLink
 
 __all__ = ["ForumClient"]
 
@@ -56,9 +57,11 @@ class ForumClient:
         self._sleep = sleep
         self._retries = max(0, retries)
         self._secret = config.api_key or ""
-        self._api = DiscourseAPI(
-            config.url, config.api_username, config.api_key or "", config.timeout_seconds
-        )
+        self.link = ServiceLink(SERVICE)
+        self._api = DiscourseAPI(config.url, config.api_username, config.api_key or "",
+                                 (min(CONNECT_TIMEOUT, config.timeout_seconds),
+                                  config.timeout_seconds))
+        self._api.session.hooks["response"].append(self.link.response_hook)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -252,9 +255,13 @@ class ForumClient:
     def _call(self, operation: str, item: str, request: Callable[[], T]) -> T:
         """One request with bounded retries of transient failures; ServiceError otherwise."""
         for attempt in range(self._retries + 1):
+            self.link.before(operation, item)
             try:
                 return request()
             except (DiscourseError, requests.RequestException) as exc:
+                down = self.link.failed(exc, operation, item)
+                if down is not None:  # not retried: the service is skipped for this cycle
+                    raise down from None
                 failure = classify(exc)
             except Exception as exc:  # a bug or a library surprise: still this call's failure
                 failure = Failure(f"unexpected error ({type(exc).__name__})", None, False)

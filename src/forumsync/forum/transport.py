@@ -41,7 +41,8 @@ def backoff(attempt: int, hint: float | None) -> float:
 class DiscourseAPI(DiscourseClient):
     """pydiscourse's client, one HTTP attempt per call over a kept-alive session."""
 
-    def __init__(self, host: str, api_username: str, api_key: str, timeout: float) -> None:
+    def __init__(self, host: str, api_username: str, api_key: str,
+                 timeout: tuple[float, float]) -> None:
         super().__init__(host.rstrip("/"), api_username, api_key, timeout=timeout)
         self.session = requests.Session()
         self.moved: dict[str, str] = {}  # GET path -> where it redirected (e.g. /c/9.json)

@@ -49,6 +49,7 @@ from forumsync.repo.transport import (
     rate_limit_wait,
 )
 from forumsync.timeutil import aware
+from forumsync.transport import CONNECT_TIMEOUT, ServiceLink
 
 SERVICE = "github"
 SHA_MEDIA_TYPE = "application/vnd.github.sha"
@@ -83,7 +84,9 @@ class RepoClient:
         self._default_branch: str | None = None
         self._own_login: str | None = None  # "" once /user turned out unreadable
         self._known_labels: set[str] = set()
-        retry = ServiceRetry(sleep=sleep, total=retries, max_rate_limit_wait=max_wait,
+        self.link = ServiceLink(SERVICE)
+        # connect=0: a name that does not resolve or a refused connection is not retried
+        retry = ServiceRetry(sleep=sleep, total=retries, connect=0, max_rate_limit_wait=max_wait,
                        secondary_rate_wait=SECONDARY_WAIT, backoff_max=30.0)
         self._gh = Github(
             base_url=config.api_url.rstrip("/"),
@@ -95,6 +98,11 @@ class RepoClient:
             per_page=per_page,
         )
         self._requester = self._gh.requester
+        # PyGithub takes one number for both timeouts; requests takes (connect, read), and a
+        # connection that does not open in CONNECT_TIMEOUT is not worth waiting for longer
+        self._requester._Requester__timeout = (  # type: ignore[attr-defined]
+            min(CONNECT_TIMEOUT, max(1, math.ceil(config.timeout_seconds))),
+            max(1, math.ceil(config.timeout_seconds)))
 
     def close(self) -> None:
         self._gh.close()
@@ -359,9 +367,11 @@ class RepoClient:
         raw: bool = False,
     ) -> tuple[int, dict[str, str], Any]:
         """One request through PyGithub's Requester; GitHub's errors as GithubException."""
+        self.link.before(verb, url)
         status, response_headers, output = self._requester.requestJson(
             verb, url, dict(params) if params else None, headers, body
         )
+        self.link.record(status, response_headers)
         if status >= 400 or not raw:
             data = json_or_none(output)
             if status >= 400:
@@ -437,6 +447,9 @@ class RepoClient:
             transient = exc.status >= 500 or limited
             self._fail(operation, item, detail, exc.status, transient=transient)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            down = self.link.failed(exc, operation, item)
+            if down is not None:
+                raise down from None
             reason = str(exc).splitlines()[0][:200] if str(exc) else ""
             self._fail(operation, item, f"{type(exc).__name__}: {reason}", None, transient=True)
         except (ValueError, KeyError, TypeError) as exc:

@@ -1,15 +1,15 @@
 """trust: refused writes kept for retry, deleted threads, SPECs of every PR, healing scopes,
 links read from a SPEC file's history
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -31,8 +31,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("payload", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("error", sa.Text(), nullable=True))
     with op.batch_alter_table("problems") as batch:
-        batch.add_column(sa.Column("scope", sa.String(length=200), nullable=False,
-                                   server_default=""))
+        batch.add_column(sa.Column("scope", sa.Text(), nullable=False, server_default=""))
     with op.batch_alter_table("specs") as batch:
         batch.add_column(sa.Column("lost_thread_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("history_discussion", sa.Text(), nullable=True))

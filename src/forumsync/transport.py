@@ -1,0 +1,145 @@
+"""What both adapters share about the network: timeouts, services that cannot be reached,
+and a stop that was asked for.
+
+A service that cannot be reached (its name does not resolve, the connection is refused, the
+connection does not open within `CONNECT_TIMEOUT`) is not retried: waiting would not help
+within one cycle. Its first such failure marks it down for the rest of the cycle, so every
+later call to it fails at once, and the command line prints one line per service with the
+cause and a hint and exits 3.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from forumsync.errors import ServiceError
+
+CONNECT_TIMEOUT = 5.0  # seconds to open a connection; the read timeout is configuration
+
+HINTS = {
+    "name does not resolve": "check the host name in the URL and this machine's DNS",
+    "connection refused": "nothing listens at that address and port: check the URL",
+    "connection timed out": "the host does not answer: check the network and any firewall",
+    "network unreachable": "this machine has no route there: check the network",
+}
+
+
+class Unreachable(ServiceError):
+    """The service could not be reached at all; nothing was sent to it."""
+
+    def __init__(self, service: str, operation: str, item: str, cause: str) -> None:
+        super().__init__(service, operation, item, cause, transient=True)
+        self.cause = cause
+
+    @property
+    def hint(self) -> str:
+        return HINTS.get(self.cause, "check the URL and the network")
+
+
+class Stopping(ServiceError):
+    """A stop was asked for while reading: the cycle ends without reading further."""
+
+    def __init__(self, service: str, operation: str, item: str) -> None:
+        super().__init__(service, operation, item, "stopping: not read", transient=True)
+
+
+class StopRequested(Exception):
+    """Raised between SPECs (never within one SPEC's writes) once a stop was asked for."""
+
+
+class Shutdown:
+    """The worker's stop request, seen by every adapter call. Reads stop at once; once a
+    cycle is writing (`writing`), calls go on so the current SPEC's writes complete, and the
+    cycle stops at the next SPEC boundary instead."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.writing = False
+
+    def check(self, service: str, operation: str, item: str) -> None:
+        if self.requested.is_set() and not self.writing:
+            raise Stopping(service, operation, item)
+
+    def reset(self) -> None:
+        self.requested.clear()
+        self.writing = False
+
+
+SHUTDOWN = Shutdown()
+
+# Called with (service, status, response headers) for each answer or failure to connect;
+# the Prometheus metrics register here (forumsync.metrics).
+RESPONSE_LISTENERS: list[Callable[[str, str, Mapping[str, str]], None]] = []
+
+
+def unreachable_cause(exc: BaseException) -> str | None:
+    """Why a connection could not be opened, if that is what `exc` says; None otherwise
+    (a read that timed out or a reset mid-answer may succeed when tried again)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        name = type(current).__name__
+        if isinstance(current, socket.gaierror) or name == "NameResolutionError":
+            return "name does not resolve"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if name in ("ConnectTimeoutError", "ConnectTimeout"):
+            return "connection timed out"
+        if isinstance(current, OSError) and current.errno in (errno.ENETUNREACH,
+                                                               errno.EHOSTUNREACH):
+            return "network unreachable"
+        text = str(current)
+        if "Failed to resolve" in text or "Name or service not known" in text:
+            return "name does not resolve"
+        if "Connection refused" in text:
+            return "connection refused"
+        for nested in (current.__cause__, current.__context__, getattr(current, "reason", None),
+                       *[a for a in current.args if isinstance(a, BaseException)]):
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+    return None
+
+
+class ServiceLink:
+    """One adapter's view of its service for the current cycle: down or not."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.down: Unreachable | None = None
+
+    def before(self, operation: str, item: str) -> None:
+        """Called before each request: fails at once if stopping or the service is down."""
+        SHUTDOWN.check(self.service, operation, item)
+        if self.down is not None:
+            raise Unreachable(self.service, operation, item, self.down.cause)
+
+    def failed(self, exc: BaseException, operation: str, item: str) -> Unreachable | None:
+        """If `exc` means the service cannot be reached, mark it down and return the error
+        to raise (not to retry); None for any other failure."""
+        cause = unreachable_cause(exc)
+        if cause is None:
+            return None
+        self.down = Unreachable(self.service, operation, item, cause)
+        self.record("unreachable")
+        return self.down
+
+    def record(self, status: int | str, headers: Mapping[str, str] | None = None) -> None:
+        for listener in RESPONSE_LISTENERS:
+            listener(self.service, str(status), headers or {})
+
+    def response_hook(self, response: Any, *_args: Any, **_kwargs: Any) -> Any:
+        """A `requests` response hook that records each answer."""
+        self.record(response.status_code, response.headers)
+        return response
+
+    def reset(self) -> None:
+        """A new cycle tries the service again."""
+        self.down = None
