@@ -120,7 +120,9 @@ class _Redirecting:
         response._content = json.dumps({"topic_list": {"topics": []}}).encode()
         response.url = "https://example.org/forum/c/specs/ideas/9.json?page=0"
         if url.startswith("https://example.org/forum/c/9.json"):
-            response.history = [requests.Response()]  # it came through a 301
+            hop = requests.Response()
+            hop.status_code = 301  # it came through a permanent redirect
+            response.history = [hop]
         elif not url.startswith("https://example.org/forum/c/specs/ideas/9.json"):
             response.status_code = 404
         return response
@@ -134,6 +136,41 @@ def test_a_forum_under_a_path_caches_redirects_without_doubling_the_path() -> No
     assert client.category_topics(9) == []
     assert session.asked == ["https://example.org/forum/c/9.json",
                              "https://example.org/forum/c/specs/ideas/9.json"]
+
+
+class _Maintenance:
+    """A forum that once answered a topic through a temporary redirect to an HTML page."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.down = True
+
+    def request(self, verb: str, url: str, **kwargs: Any) -> requests.Response:
+        self.asked.append(url.split("?", 1)[0])
+        response, hop = requests.Response(), requests.Response()
+        hop.status_code = 302
+        if self.down:
+            response.status_code, response.history = 200, [hop]
+            response.headers["Content-Type"] = "text/html"
+            response._content = b"<html>Down for maintenance</html>"
+            response.url = "https://example.org/forum/maintenance"
+        else:
+            response.status_code = 200
+            response.headers["Content-Type"] = "application/json"
+            response._content = json.dumps({"id": 5}).encode()
+            response.url = url
+        return response
+
+
+def test_a_redirect_to_a_failing_page_is_not_remembered() -> None:
+    client = forum_for("https://example.org/forum", retries=0)
+    session = _Maintenance()
+    client._api.session = session  # type: ignore[assignment]
+    with pytest.raises(ServiceError):
+        client.topic_by_external_id("forumsync-x")
+    session.down = False
+    assert client.topic_by_external_id("forumsync-x") == 5
+    assert session.asked[-1] == "https://example.org/forum/t/external_id/forumsync-x.json"
 
 
 class _Answering:

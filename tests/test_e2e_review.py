@@ -317,3 +317,25 @@ def test_a_refused_new_thread_retried_across_a_crash_is_opened_once(tmp_path: Pa
         threads = own_threads(world, pr)
         assert len(threads) == 1 and world.status()[pr].thread == threads[0]
         assert len(world.comments(pr)) == 1
+
+
+# --- hostile front matter in a stranger's PR ------------------------------------------------------
+
+BOMB = "\n".join(["x0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9]"] + [
+    f"x{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)] + ["discussion: *a8"])
+
+
+@pytest.mark.parametrize("front_matter", ["author: 5\nendorsed-by: 5.5", "endorsed-by: {a: 1}",
+                                          BOMB])
+def test_hostile_front_matter_is_a_reported_file_and_holds_back_nothing(
+        world: World, front_matter: str) -> None:
+    topic = world.idea()
+    world.sync()
+    world.github.open_pull("mallory", "SPEC 66: mine", "", {
+        "spec-0066/index.md": f"---\ntitle: SPEC 66 — Mine\nnumber: 66\n{front_matter}\n---\n"},
+        labels=["New SPEC"])
+    world.forum.retag("chair", topic, ["spec-accepted"])
+    report = world.sync()
+    assert row_of_thread(world, topic).stage == "accepted"
+    if front_matter == BOMB:
+        assert any("aliases are not allowed" in p for p in report.problems)

@@ -19,6 +19,7 @@ from forumsync.safetext import (
     neutralise_mentions,
     plain_title,
     safe_copy,
+    strip_html_comments,
 )
 
 FORUM = "https://discuss.scientific-python.org"
@@ -56,9 +57,9 @@ def assert_inert(output: str, limit: int) -> None:
     page = rendered(output)
     assert set(page.tags) <= {"p", "a", "code"}, page.tags
     assert all(h.split(":", 1)[0] in ("http", "https", "mailto") for h in page.hrefs), page.hrefs
-    text = "".join(page.text)
-    assert not LIVE_MENTION.search(text), text
-    assert not LIVE_CROSSREF.search(text), text
+    for node in page.text:  # both sites find mentions and references one text node at a time
+        assert not LIVE_MENTION.search(node), (node, output)
+        assert not LIVE_CROSSREF.search(node), (node, output)
     # text written after it cannot close a code span it left open
     codes = page.tags.count("code")
     assert rendered(output + " and `@x`").tags.count("code") == codes + 1, output
@@ -98,6 +99,22 @@ def test_random_hostile_fragments_always_render_inert() -> None:
         for limit in (10, 25, 60, 200):
             assert_inert(safe_copy(body, limit), limit)
             assert_inert(markdown_text(body, limit), limit)
+
+
+def test_a_mention_right_after_a_code_span_or_a_link_is_neutralised() -> None:
+    """Renderers start a new text node after `code` or a link, and a mention at the start of
+    a text node is live: `` `pytest`@numpy/core-team `` pings on both sites."""
+    body = "Run `pytest`@numpy/core-team and see [the docs](https://numpy.org)@scipy/maintainers"
+    copied = safe_copy(body, 300)
+    assert_inert(copied, 300)
+    assert f"`pytest`@{ZWJ}numpy" in copied and f")@{ZWJ}scipy" in copied
+
+
+def test_a_lone_comment_opener_in_prose_hides_nothing() -> None:
+    body = "Docs never use `<!--` in rst.\nDiscussion: https://x.org/t/a/4"
+    assert "https://x.org/t/a/4" in strip_html_comments(body)
+    unclosed = "Text\n<!-- a template note never closed\nhttps://x.org/"
+    assert strip_html_comments(unclosed) == "Text\n"
 
 
 def test_a_mention_right_after_a_backtick_is_neutralised() -> None:

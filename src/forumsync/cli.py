@@ -10,6 +10,7 @@ import click
 
 from forumsync import __version__
 from forumsync.config import Config, ConfigError, load_config, resolve_path
+from forumsync.safetext import terminal_safe
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -33,6 +34,12 @@ Exit codes:
 # Options that belong to the whole program; accepted after the command too.
 _GLOBAL_WITH_VALUE = ("--config", "--log-format")
 _GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "-q", "-qq", "--verbose", "--quiet")
+
+
+def echo(message: object = "", err: bool = False) -> None:
+    """Everything the CLI prints goes through here: text copied from the forum or GitHub
+    (titles, problems) never reaches the terminal as escape sequences."""
+    click.echo(terminal_safe(str(message)), err=err)
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -65,7 +72,7 @@ class _Group(click.Group):
 
 
 def _fail_usage(message: str) -> NoReturn:
-    click.echo(f"forumsync: error: {message}", err=True)
+    echo(f"forumsync: error: {message}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -145,7 +152,7 @@ def _exit_if_unreachable(clients) -> None:
     for error in down:
         url = (clients.forum.config.url if error.service == "discourse"
                else clients.repo.config.api_url)
-        click.echo(f"forumsync: {error.service} unreachable at {url}: {error.cause} "
+        echo(f"forumsync: {error.service} unreachable at {url}: {error.cause} "
                    f"(hint: {error.hint}); nothing changed", err=True)
     if down:
         sys.exit(EXIT_UNREACHABLE)
@@ -161,11 +168,11 @@ def config_group() -> None:
 def config_check(ctx: Context) -> None:
     """Validate the configuration and print it, secrets masked."""
     config = ctx.config
-    click.echo(f"# configuration OK: {config.source}")
+    echo(f"# configuration OK: {config.source}")
     for section, values in config.masked().items():
-        click.echo(f"\n[{section}]")
+        echo(f"\n[{section}]")
         for key, value in values.items():
-            click.echo(f"{key} = {_toml_value(value)}")
+            echo(f"{key} = {_toml_value(value)}")
 
 
 def _toml_value(value: object) -> str:
@@ -186,7 +193,7 @@ def db_upgrade(ctx: Context) -> None:
     from sqlalchemy.engine import make_url
 
     ctx.sessions()
-    click.echo(f"database at the latest schema: {make_url(ctx.config.database.url)!r}")
+    echo(f"database at the latest schema: {make_url(ctx.config.database.url)!r}")
 
 
 @cli.command(epilog=EPILOG)
@@ -207,19 +214,19 @@ def status(ctx: Context, as_json: bool, check: bool) -> None:
         worker = health.worker_state(session)
         if check:
             healthy, message = health.check(worker, now, ctx.config.schedule.sync_every_minutes)
-            click.echo(message)
+            echo(message)
             sys.exit(EXIT_OK if healthy else EXIT_SOME_FAILED)
         rows = status_rows(session, now, ctx.config)
         loose = unattached_problems(session)
     if as_json:
-        click.echo(json.dumps({"specs": [r.as_dict() for r in rows], "problems": loose,
+        echo(json.dumps({"specs": [r.as_dict() for r in rows], "problems": loose,
                                "worker": worker}, indent=2))
         return
-    click.echo(render_table(rows))
+    echo(render_table(rows))
     if not rows:
-        click.echo("(no SPECs tracked yet: run `forumsync sync`)")
+        echo("(no SPECs tracked yet: run `forumsync sync`)")
     for message in loose:
-        click.echo(f"problem: {message}")
+        echo(f"problem: {message}")
 
 
 @cli.command()
@@ -232,7 +239,7 @@ def link(ctx: Context, topic_id: int, pr_number: int) -> None:
 
     with ctx.sessions().begin() as session:
         try:
-            click.echo(link_by_hand(session, pr_number, topic_id))
+            echo(link_by_hand(session, pr_number, topic_id))
         except LinkError as exc:
             _fail_usage(str(exc))
 
@@ -245,7 +252,7 @@ def unlink(ctx: Context, pr_number: int) -> None:
     from forumsync.manual_links import unlink_by_hand
 
     with ctx.sessions().begin() as session:
-        click.echo(unlink_by_hand(session, pr_number))
+        echo(unlink_by_hand(session, pr_number))
 
 
 @cli.command(epilog=EPILOG)
@@ -265,7 +272,7 @@ def sync(ctx: Context, dry_run: bool, as_json: bool) -> None:
     else:
         lease = lease_for(config, ctx.sessions())
         if not lease.acquire():
-            click.echo(f"forumsync: another forumsync ({lease.holder()}) is running on this "
+            echo(f"forumsync: another forumsync ({lease.holder()}) is running on this "
                        "database; nothing done", err=True)
             sys.exit(EXIT_SOME_FAILED)
         try:
@@ -279,13 +286,13 @@ def sync(ctx: Context, dry_run: bool, as_json: bool) -> None:
 
 def _print_report(report, dry_run: bool, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"dry_run": dry_run, **report.as_dict()}, indent=2))
+        echo(json.dumps({"dry_run": dry_run, **report.as_dict()}, indent=2))
         return
     lines = report.lines("would" if dry_run else "did")
     for line in lines:
-        click.echo(line, err=line.startswith("failed:"))
+        echo(line, err=line.startswith("failed:"))
     if not lines:
-        click.echo("nothing to do")
+        echo("nothing to do")
 
 
 @cli.command(epilog=EPILOG)
@@ -313,7 +320,7 @@ def run(ctx: Context, metrics_port: int | None, metrics_host: str) -> None:
                     metrics=metrics)
     code = worker.run()
     if worker.lost is not None:
-        click.echo(f"forumsync: the worker stopped: {worker.lost}", err=True)
+        echo(f"forumsync: the worker stopped: {worker.lost}", err=True)
     sys.exit(code)
 
 
@@ -330,14 +337,14 @@ def digest_command(ctx: Context, dry_run: bool) -> None:
     with sessions() as session:
         built = digest.collect(session, config, utcnow())
         if dry_run:
-            click.echo(digest.render(built) if not built.is_empty() else
+            echo(digest.render(built) if not built.is_empty() else
                        "(the digest is empty: nothing would be sent)")
             return
         if built.is_empty():
-            click.echo("the digest is empty: nothing sent")
+            echo("the digest is empty: nothing sent")
             return
         if digest.already_sent(session, built):
-            click.echo(f"the digest for {built.key} was already sent")
+            echo(f"the digest for {built.key} was already sent")
             return
         from forumsync.cycle import build_clients
         from forumsync.errors import ServiceError
@@ -345,7 +352,7 @@ def digest_command(ctx: Context, dry_run: bool) -> None:
 
         lease = lease_for(config, sessions)
         if not lease.acquire():
-            click.echo(f"forumsync: another forumsync ({lease.holder()}) is running on this "
+            echo(f"forumsync: another forumsync ({lease.holder()}) is running on this "
                        "database; its worker sends the digest", err=True)
             sys.exit(EXIT_SOME_FAILED)
         clients = build_clients(config)
@@ -353,11 +360,11 @@ def digest_command(ctx: Context, dry_run: bool) -> None:
             topic = digest.send(session, built, config, clients.forum, utcnow())
         except ServiceError as exc:
             _exit_if_unreachable(clients)
-            click.echo(f"forumsync: digest not sent: {exc}", err=True)
+            echo(f"forumsync: digest not sent: {exc}", err=True)
             sys.exit(EXIT_SOME_FAILED)
         finally:
             lease.release()
-    click.echo(f"digest for {built.key} sent: topic {topic}")
+    echo(f"digest for {built.key} sent: topic {topic}")
 
 
 @cli.command()
@@ -365,7 +372,7 @@ def demo() -> None:
     """Run the whole flow offline against the built-in sandbox and show what happened."""
     from forumsync.demo import run_demo
 
-    failures = run_demo(click.echo)
+    failures = run_demo(echo)
     sys.exit(EXIT_OK if failures == 0 else EXIT_SOME_FAILED)
 
 

@@ -169,7 +169,7 @@ def render(digest: Digest) -> str:
     if digest.short_of_endorsements:
         parts.append(_table("Published, short of two Core Project endorsements",
                             ["SPEC", "thread", "PR", "endorsements", "last active"],
-                            [_cells(r, ", ".join(r.endorsed_by) or "none yet")
+                            [_cells(r, markdown_text(", ".join(r.endorsed_by), 200) or "none yet")
                              for r in digest.short_of_endorsements]))
     for title, lines in (("SPEC numbers claimed twice", digest.number_clashes),
                          ("Stage changes ignored or in conflict", digest.ignored_changes),

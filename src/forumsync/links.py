@@ -54,7 +54,8 @@ def _segments(url: str) -> list[str]:
 
 def _topic_id(segment: str) -> int | None:
     segment = segment.removesuffix(".json")
-    if segment.isascii() and segment.isdigit() and len(segment) <= MAX_ID_DIGITS:
+    if segment.isascii() and segment.isdigit() and len(segment) <= MAX_ID_DIGITS \
+            and int(segment) > 0:  # topic ids start at 1
         return int(segment)
     return None
 

@@ -24,6 +24,9 @@ import nh3
 from markdown_it import MarkdownIt
 
 ZWJ = "\u200d"
+# What text after a kept code span or link reads as: both sites start a new text node
+# there, so a mention right after one (`` `x`@team ``) is a mention.
+BOUNDARY = " "
 ELLIPSIS = "…"
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 
@@ -63,13 +66,23 @@ def neutralise_crossrefs(text: str) -> str:
     return _CROSSREF.sub("#" + ZWJ, text)
 
 
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` fit for an operator's terminal: no escape sequences (a title cannot clear the
+    screen, retitle the window or plant a hyperlink), newlines and tabs kept."""
+    return _TERMINAL_CONTROL.sub("", text)
+
+
 def neutralise(text: str) -> str:
     return neutralise_crossrefs(neutralise_mentions(text))
 
 
 def strip_html_comments(text: str) -> str:
-    """`text` without `<!-- … -->`; an unclosed comment hides the rest, as it does in HTML.
-    Linear: each `find` starts where the last one ended."""
+    """`text` without `<!-- … -->`. An unclosed `<!--` hides the rest only where Markdown
+    starts an HTML block with it (at the start of a line); in the middle of a line (``
+    `<!--` `` in prose) it is text. Linear: each `find` starts where the last one ended."""
     parts: list[str] = []
     position = 0
     while True:
@@ -77,10 +90,13 @@ def strip_html_comments(text: str) -> str:
         if start < 0:
             parts.append(text[position:])
             return "".join(parts)
-        parts.append(text[position:start])
         end = text.find("-->", start + 4)
         if end < 0:
+            line_start = text.rfind("\n", 0, start) + 1
+            opens_block = len(text[line_start:start]) <= 3 and not text[line_start:start].strip()
+            parts.append(text[position:start] if opens_block else text[position:])
             return "".join(parts)
+        parts.append(text[position:start])
         position = end + 3
 
 
@@ -241,14 +257,14 @@ def _rendered(segment: _Segment, room: int, before: str) -> tuple[list[str], boo
         if not content:
             return [], False, before
         if len(_code_span(content)) <= room:
-            return [_code_span(content)], False, (before + content)[-2:]
+            return [_code_span(content)], False, BOUNDARY
         kept = _code_cut(content, room)
         return ([_code_span(kept)] if kept else []), True, before
     plain = _neutral_after(before, _one_line(segment.text).strip())
     label = "".join(_escaped(plain)) or "".join(_escaped(segment.href))
     whole = f"[{label}](<{segment.href}>)"
     if len(whole) <= room:
-        return [whole], False, (before + (plain or segment.href))[-2:]
+        return [whole], False, BOUNDARY
     plain = _neutral_after(before, _one_line(segment.text))
     return _escaped(plain), False, (before + plain)[-2:]
 

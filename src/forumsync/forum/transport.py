@@ -75,11 +75,17 @@ class DiscourseAPI(DiscourseClient):
         kwargs.update(override_request_kwargs or {})
         target = self.moved.get(path, path) if verb == "GET" else path
         response = self.session.request(verb, self.host + target, **kwargs)
-        if verb == "GET" and response.history and response.ok:
-            # a permanent redirect (/c/{id}.json -> /c/{slug}/{id}.json): go there directly
-            # next time, saving one request per page on every cycle
+        try:
+            decoded = decode(response, verb)
+        except DiscourseError:
+            self.moved.pop(path, None)  # a remembered redirect that fails is forgotten
+            raise
+        if verb == "GET" and response.history and all(
+                r.status_code in (301, 308) for r in response.history):
+            # a permanent redirect (/c/{id}.json -> /c/{slug}/{id}.json) that led to a good
+            # answer: go there directly next time, saving one request per page every cycle
             self.moved[path] = relative_path(self.base_path, urlsplit(response.url).path)
-        return decode(response, verb)
+        return decoded
 
     # Endpoints pydiscourse has no method for, or none that fits (JSON bodies, paging).
 

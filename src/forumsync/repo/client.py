@@ -159,8 +159,10 @@ class RepoClient:
             text = parsing.decode_content(data)
         try:
             return parsing.spec_document_from_text(path, text)
-        except ValueError as exc:
-            raise ServiceError(SERVICE, "read SPEC file", item, str(exc)) from None
+        except Exception as exc:  # malformed or hostile: reported as a bad file, never a crash
+            detail = str(exc) if isinstance(exc, ValueError) else \
+                f"front matter of an unexpected shape ({type(exc).__name__})"
+            raise ServiceError(SERVICE, "read SPEC file", item, detail[:300]) from None
 
     def file_commits(self, path: str, limit: int = 100) -> list[str]:
         """GET /repos/{o}/{r}/commits?path=&per_page=: the shas of the latest commits that

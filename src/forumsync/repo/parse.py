@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 from forumsync.markers import is_own
 from forumsync.records import (
@@ -193,20 +194,38 @@ def decode_content(data: Any) -> str:
     return base64.b64decode(data.get("content") or "").decode("utf-8")
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    """`author` / `endorsed-by`: a YAML list, a single string, or empty (None or "")."""
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a few hundred bytes of nested aliases expand to
+    gigabytes ("billion laughs"), and SPEC front matter never needs them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.events.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases are not allowed",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+class _FrontMatterYAML(YAMLHandler):
+    def load(self, fm: str, **kwargs: Any) -> Any:
+        return yaml.load(fm, Loader=_NoAliasLoader)
+
+
+def _strings(value: Any, separator: str | None = None) -> tuple[str, ...]:
+    """`author` / `endorsed-by`: a YAML list, a single value (split on `separator`, as in
+    `numpy, scipy`), or empty (None or "")."""
     if value is None or value == "":
         return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(item) for item in value if item is not None and str(item) != "")
+    if not isinstance(value, list | tuple):
+        value = str(value).split(separator) if separator else [value]
+    return tuple(text for item in value if item is not None
+                 and not isinstance(item, dict | list) and (text := str(item).strip()))
 
 
 def _spec_number(meta: Mapping[str, Any]) -> int | None:
     number = meta.get("number")
     if isinstance(number, int) and not isinstance(number, bool):
         return number
-    if isinstance(number, str) and number.strip().isdigit():
+    if isinstance(number, str) and number.strip().isascii() and number.strip().isdigit():
         return int(number)
     found = _SPEC_TITLE_NUMBER.search(str(meta.get("title") or ""))
     return int(found.group(1)) if found else None
@@ -218,7 +237,7 @@ def spec_document_from_text(path: str, text: str) -> SpecDocument:
     A UTF-8 byte order mark before the front matter (some editors write one) is skipped."""
     text = text.removeprefix("\ufeff")
     try:
-        post = frontmatter.loads(text)
+        post = frontmatter.loads(text, handler=_FrontMatterYAML())
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"YAML front matter does not parse ({first})") from None
@@ -237,7 +256,7 @@ def spec_document_from_text(path: str, text: str) -> SpecDocument:
         title=title.strip(),
         authors=_strings(meta.get("author")),
         is_draft=draft is True or str(draft).strip().lower() == "true",
-        endorsed_by=_strings(meta.get("endorsed-by")),
+        endorsed_by=_strings(meta.get("endorsed-by"), separator=","),
         discussion=str(discussion) if discussion else None,
         front_matter=meta,
     )
