@@ -136,3 +136,39 @@ def test_downgrade_to_0001_keeps_short_cursors_and_drops_long_ones(db_url: str) 
         names = connection.execute(text("SELECT name FROM cursors")).scalars().all()
     assert names == ["short"]
     upgrade(engine)
+
+
+def test_a_database_full_of_data_goes_down_and_up_again(db_url: str, tmp_path: Path) -> None:
+    """A deployment upgrading from the first release has rows in every table: rebuilding a
+    table that others refer to (SQLite's way of altering one) must not break or stick."""
+    from sqlalchemy import func, select
+
+    from forumsync.cycle import run_cycle
+    from forumsync.models import StageEvent
+    from forumsync.sandbox import Sandbox
+    from tests.test_e2e import World
+
+    with Sandbox() as box:
+        world = World(box, tmp_path / "unused.db")
+        world.db_url, world.sessions = db_url, open_database(db_url)
+        topic = world.idea()
+        pr = world.open_spec_pr(topic)
+        world.sync()
+        world.github.add_label("mallory", pr, "spec-endorsed")
+        world.sync()
+        engine = make_engine(db_url)
+
+        def counts() -> tuple[int, ...]:
+            with Session(engine) as session:
+                return tuple(session.scalar(select(func.count()).select_from(model))
+                             for model in (Spec, Thread, Link, StageEvent, Effect))
+
+        before = counts()
+        assert all(before)
+        downgrade(engine, "0001")
+        upgrade(engine)
+        assert counts() == before
+        world.sessions = open_database(db_url)
+        report = run_cycle(world.config, world.sessions, world.clients, box.clock.advance(
+            minutes=10))
+        assert report.ok and report.actions == []  # nothing forgotten, nothing done twice
