@@ -36,6 +36,7 @@ def test_status_on_a_new_database(config_file, run_cli) -> None:
     as_json = json.loads(run_cli("--config", str(path), "status", "--json").output)
     assert as_json == {"specs": [], "problems": [], "worker": {
         "last_cycle_start": None, "last_cycle_end": None, "last_success": None,
+        "last_completed": None,
         "last_outcome": None, "next_digest": None, "consecutive_failures": 0,
         "lease_holder": None, "lease_heartbeat": None}}
 
@@ -90,3 +91,38 @@ def test_console_script_exits_2_without_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "[discourse] url" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_database_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    path = tmp_path / "forumsync.toml"
+    path.write_text(f'[database]\nurl = "postgresql+psycopg://fs:hunter2pw@127.0.0.1:{closed}/fs"'
+                    '\n[discourse]\nurl = "http://127.0.0.1:9"\n[github]\nrepo = "a/b"\n',
+                    encoding="utf-8")
+    for command in (["status"], ["status", "--check"], ["sync"], ["--log-format", "json", "sync"]):
+        done = subprocess.run([sys.executable, "-m", "forumsync", "--config", str(path),
+                               *command], capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode == 3, (command, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "database unreachable" in lines[0], (command, done.stderr)
+        assert "hunter2pw" not in done.stderr and "Traceback" not in done.stderr
+        if "json" in command:
+            assert json.loads(lines[0])["level"] == "error"
+
+
+def test_the_health_check_reads_the_database_as_it_is(config_file, run_cli,
+                                                       tmp_path: Path) -> None:
+    from forumsync.db import make_engine, upgrade
+
+    path = config_file()
+    engine = make_engine(f"sqlite:///{tmp_path / 'forumsync.db'}")
+    upgrade(engine, "0002")
+    assert run_cli("--config", str(path), "status", "--check").exit_code == 1  # never synced
+    with engine.connect() as connection:
+        from sqlalchemy import text
+
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() \
+            == "0002"  # not migrated under a running worker

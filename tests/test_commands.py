@@ -181,3 +181,25 @@ def test_digest_dry_run_prints_and_sends_nothing(world: World, tmp_path: Path) -
 
 def test_fake_github_is_importable_standalone() -> None:
     assert FakeGitHub().full_name == "scientific-python/specs"
+
+
+def test_the_sqlite_lock_holds_through_a_symlink_and_a_deleted_side_file(tmp_path: Path) -> None:
+    from forumsync.worker_lock import process_lock_for
+
+    database = tmp_path / "state.db"
+    open_database(f"sqlite:///{database}")
+    alias = tmp_path / "alias.db"
+    alias.symlink_to(database)
+    first = process_lock_for(f"sqlite:///{database}")
+    second = process_lock_for(f"sqlite:///{alias}")
+    assert first is not None and second is not None
+    try:
+        assert first.try_acquire()
+        for stray in tmp_path.glob("*.lock"):
+            stray.unlink()  # a restore that cleans up side files
+        assert not second.try_acquire()
+        first.release()
+        assert second.try_acquire()
+    finally:
+        first.release()
+        second.release()

@@ -69,13 +69,30 @@ def test_text_logs_carry_fields_and_quiet_hides_info() -> None:
     assert "hidden" not in out.getvalue()
 
 
-def test_health_check_wants_a_success_within_two_intervals() -> None:
-    assert health.check({}, NOW, 5) == (False, "unhealthy: no successful sync recorded yet")
+def test_health_check_wants_a_completed_cycle_within_two_intervals() -> None:
+    assert health.check({}, NOW, 5) == (False, "unhealthy: no completed sync recorded yet")
     fresh = {"last_success": (NOW - timedelta(minutes=9)).isoformat()}
     stale = {"last_success": (NOW - timedelta(minutes=11)).isoformat()}
     assert health.check(fresh, NOW, 5)[0] is True
     healthy, message = health.check(stale, NOW, 5)
-    assert healthy is False and message.startswith("unhealthy: last successful sync 660 s")
+    assert healthy is False and message.startswith("unhealthy: last completed sync 660 s")
+
+
+def test_one_item_that_keeps_failing_is_degraded_not_unhealthy(tmp_path: Path) -> None:
+    from forumsync.db import open_database
+
+    sessions = open_database(f"sqlite:///{tmp_path / 'h.db'}")
+    for minutes in (30, 20, 10):
+        health.cycle_finished(sessions, NOW - timedelta(minutes=minutes), "failed")
+    with sessions() as session:
+        state = health.worker_state(session)
+    healthy, message = health.check(state, NOW, 5)
+    assert healthy is True and "degraded" in message
+    assert state["last_success"] is None and state["consecutive_failures"] == 3
+    health.cycle_finished(sessions, NOW - timedelta(minutes=5), "unreachable")
+    with sessions() as session:
+        assert health.check(health.worker_state(session), NOW + timedelta(minutes=10), 5)[0] \
+            is False  # nothing completed for 15 minutes
 
 
 def test_consecutive_failures_count_until_a_success(tmp_path: Path) -> None:
@@ -142,13 +159,13 @@ def test_metrics_count_requests_and_keep_the_rate_limit_remaining() -> None:
     assert value("forumsync_last_success_timestamp_seconds") == 1_700_000_000.0
 
 
-def test_connections_must_open_within_5_s_while_reads_keep_their_timeout() -> None:
+def test_connections_must_open_within_3_s_while_reads_keep_their_timeout() -> None:
     """A black-holed host cannot be made on loopback, so the timeouts handed to requests
     are checked: (connect, read) for both adapters."""
     from forumsync.cycle import build_clients
     from forumsync.transport import CONNECT_TIMEOUT
 
     clients = build_clients(load_config(None, environ={}))
-    assert CONNECT_TIMEOUT == 5.0
-    assert clients.forum._api.timeout == (5.0, 30.0)
-    assert clients.repo._requester._Requester__timeout == (5, 30)
+    assert CONNECT_TIMEOUT == 3.0
+    assert clients.forum._api.timeout == (3.0, 30.0)
+    assert clients.repo._requester._Requester__timeout == (3, 30)

@@ -347,3 +347,53 @@ def test_metrics_health_and_logs_of_a_running_worker(world: World, tmp_path: Pat
     assert any(e["event"] == "cycle finished" and e["outcome"] == "ok" for e in entries)
     label = f"github: PR #{pr} labels +spec-draft"
     assert sum(label in json.dumps(e) for e in entries) == 1  # each action logged once
+
+
+def test_a_write_that_hangs_cannot_hold_the_stop_past_the_deadline(world: World,
+                                                                    tmp_path: Path) -> None:
+    """A server that takes a write and never answers: the worker still exits within 10 s of
+    SIGTERM (its stop deadline), and the rerun finds what was written by its key."""
+    pairs = specs(world, 2)
+    hung = world.github.inject(Fault(match=r"POST /repos/.*/issues/\d+/comments", hang=True,
+                                     times=1))
+    path, env = write_config(world, tmp_path)
+    worker = start(path, env, "run")
+    try:
+        wait_for(lambda: hung.times < 1, what="a write that hangs")
+        signalled = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        code, out = finish(worker, timeout=30)
+        stopped_after = time.monotonic() - signalled
+    finally:
+        finish(worker)
+    print(f"stopped {stopped_after:.2f} s after SIGTERM with a write hanging")
+    assert stopped_after < 10, stopped_after
+    assert code == 128 + signal.SIGTERM and "Traceback" not in out, out
+    again = forumsync(path, env, "sync")
+    assert again.returncode == 0, again.stdout + again.stderr
+    for topic, pr in pairs:
+        assert len(world.comments(pr)) == 1 and len(world.replies(topic)) == 1
+
+
+def test_a_server_that_never_answers_is_reported_with_exit_3(world: World,
+                                                             tmp_path: Path) -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # accepts connections (the kernel does), never answers
+    port = listener.getsockname()[1]
+    try:
+        path, env = write_config(world, tmp_path, github_url=f"http://127.0.0.1:{port}")
+        text = path.read_text(encoding="utf-8").replace(
+            "seconds_between_requests = 0", "seconds_between_requests = 0\ntimeout_seconds = 2")
+        path.write_text(text, encoding="utf-8")
+        began = time.monotonic()
+        done = forumsync(path, env, "sync", "--dry-run")
+        elapsed = time.monotonic() - began
+    finally:
+        listener.close()
+    print(f"a silent server reported in {elapsed:.2f} s")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"github unreachable at http://127.0.0.1:{port}: no answer" in done.stderr
+    assert elapsed < 10, elapsed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import NoReturn
 
@@ -38,8 +39,15 @@ _GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "-q", "-qq", "--verbose", "--quiet")
 
 def echo(message: object = "", err: bool = False) -> None:
     """Everything the CLI prints goes through here: text copied from the forum or GitHub
-    (titles, problems) never reaches the terminal as escape sequences."""
-    click.echo(terminal_safe(str(message)), err=err)
+    (titles, problems) never reaches the terminal as escape sequences, and with
+    `--log-format json` what goes to stderr is a JSON log line like every other."""
+    from forumsync.logs import json_output
+
+    text = terminal_safe(str(message))
+    if err and json_output():
+        logging.getLogger("forumsync.cli").error(text)
+        return
+    click.echo(text, err=err)
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -70,6 +78,22 @@ class _Group(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(list(args)))
 
+    def invoke(self, ctx: click.Context) -> object:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, InterfaceError) as exc:  # the database, not an item
+            where = ""
+            if isinstance(ctx.obj, Context) and ctx.obj.loaded is not None:
+                where = f" at {make_url(ctx.obj.loaded.database.url)!r}"  # password masked
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+            echo(f"forumsync: database unreachable{where}: {cause} (hint: check [database] "
+                 "url, that the server runs and accepts this user, and the file's "
+                 "permissions)", err=True)
+            sys.exit(EXIT_UNREACHABLE)
+
 
 def _fail_usage(message: str) -> NoReturn:
     echo(f"forumsync: error: {message}", err=True)
@@ -84,6 +108,11 @@ class Context:
         self._config: Config | None = None
 
     @property
+    def loaded(self) -> Config | None:
+        """The configuration if it was loaded (for error messages)."""
+        return self._config
+
+    @property
     def config(self) -> Config:
         if self._config is None:
             try:
@@ -96,6 +125,15 @@ class Context:
         from forumsync.db import open_database
 
         return open_database(self.config.database.url)
+
+    def read_only_sessions(self):
+        """The database as it is, not migrated: a health check must never change a schema
+        under a running worker (or wait on a migration)."""
+        from sqlalchemy.orm import sessionmaker
+
+        from forumsync.db import make_engine
+
+        return sessionmaker(make_engine(self.config.database.url), expire_on_commit=False)
 
     def scratch_sessions(self):
         """For a dry run: the real database if it exists, else a throwaway in-memory one,
@@ -210,12 +248,14 @@ def status(ctx: Context, as_json: bool, check: bool) -> None:
     from forumsync.timeutil import utcnow
 
     now = utcnow()
+    if check:
+        with ctx.read_only_sessions()() as session:
+            worker = health.worker_state(session)
+        healthy, message = health.check(worker, now, ctx.config.schedule.sync_every_minutes)
+        echo(message)
+        sys.exit(EXIT_OK if healthy else EXIT_SOME_FAILED)
     with ctx.sessions()() as session:
         worker = health.worker_state(session)
-        if check:
-            healthy, message = health.check(worker, now, ctx.config.schedule.sync_every_minutes)
-            echo(message)
-            sys.exit(EXIT_OK if healthy else EXIT_SOME_FAILED)
         rows = status_rows(session, now, ctx.config)
         loose = unattached_problems(session)
     if as_json:
@@ -275,8 +315,15 @@ def sync(ctx: Context, dry_run: bool, as_json: bool) -> None:
             echo(f"forumsync: another forumsync ({lease.holder()}) is running on this "
                        "database; nothing done", err=True)
             sys.exit(EXIT_SOME_FAILED)
+        from forumsync import health
+        from forumsync.cycle import unreachable
+
+        started = utcnow()
+        health.cycle_started(lease.sessions, started, config.schedule.sync_every_minutes)
         try:
-            report = run_cycle(config, lease.sessions, clients, utcnow(), heartbeat=lease.renew)
+            report = run_cycle(config, lease.sessions, clients, started, heartbeat=lease.renew)
+            health.cycle_finished(lease.sessions, utcnow(), "unreachable" if unreachable(
+                clients) else "ok" if report.ok else "failed")  # `sync` from cron is health
         finally:
             lease.release()
     _exit_if_unreachable(clients)

@@ -43,6 +43,8 @@ def cycle_finished(sessions: sessionmaker[Session], now: datetime, outcome: str)
     with sessions() as session:
         failures = load(session).get("consecutive_failures", 0)
     changes: dict[str, Any] = {"last_cycle_end": now.isoformat(), "last_outcome": outcome}
+    if outcome in ("ok", "failed"):  # the cycle ran to its end (some items may have failed)
+        changes["last_completed"] = now.isoformat()
     if outcome == "ok":
         changes.update(last_success=now.isoformat(), consecutive_failures=0)
     else:
@@ -53,7 +55,7 @@ def cycle_finished(sessions: sessionmaker[Session], now: datetime, outcome: str)
 def worker_state(session: Session) -> dict[str, Any]:
     """The stored state plus the lease (holder and heartbeat)."""
     state = {key: None for key in ("last_cycle_start", "last_cycle_end", "last_success",
-                                   "last_outcome", "next_digest")}
+                                   "last_completed", "last_outcome", "next_digest")}
     state["consecutive_failures"] = 0
     state.update(load(session))
     state.pop("interval_minutes", None)
@@ -64,12 +66,16 @@ def worker_state(session: Session) -> dict[str, Any]:
 
 
 def check(state: dict[str, Any], now: datetime, interval_minutes: float) -> tuple[bool, str]:
-    """Healthy when the last successful cycle ended within two sync intervals."""
-    last = state.get("last_success")
+    """Healthy when a cycle ran to its end within two sync intervals. A cycle in which some
+    items failed (each reported) counts, as degraded: one item that keeps failing must not
+    make a supervisor restart a worker that syncs everything else."""
+    last = state.get("last_completed") or state.get("last_success")
     if not last:
-        return False, "unhealthy: no successful sync recorded yet"
+        return False, "unhealthy: no completed sync recorded yet"
     age = now - datetime.fromisoformat(last)
     limit = timedelta(minutes=2 * interval_minutes)
     verdict = "healthy" if age <= limit else "unhealthy"
-    return age <= limit, (f"{verdict}: last successful sync {int(age.total_seconds())} s ago "
-                          f"(limit {int(limit.total_seconds())} s)")
+    degraded = " (degraded: some items failed; see status)" \
+        if state.get("last_outcome") == "failed" else ""
+    return age <= limit, (f"{verdict}: last completed sync {int(age.total_seconds())} s ago "
+                          f"(limit {int(limit.total_seconds())} s){degraded}")

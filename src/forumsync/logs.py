@@ -70,6 +70,12 @@ def setup(verbosity: int = 0, fmt: str = "text", *, default: int = logging.WARNI
     logging.getLogger("forumsync").setLevel(level)
 
 
+def json_output() -> bool:
+    """Whether stderr carries one JSON object per line (`--log-format json`): then nothing
+    else may be written there."""
+    return any(isinstance(h.formatter, _JsonFormatter) for h in logging.getLogger().handlers)
+
+
 def event(log: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
     """One event with its fields (see the module docstring)."""
     log.log(level, name, extra={"fields": fields})
@@ -79,8 +85,8 @@ def progress(label: str, done: int, total: int, stream: TextIO | None = None) ->
     """`pull requests 40/312` rewritten in place on a terminal; nothing when not a terminal
     or when progress would be noise (short lists, -q)."""
     out = stream or sys.stderr
-    if total < 20 or not out.isatty() or not logging.getLogger("forumsync").isEnabledFor(
-            logging.WARNING):
+    if total < 20 or not out.isatty() or json_output() or not logging.getLogger(
+            "forumsync").isEnabledFor(logging.WARNING):
         return
     end = "\n" if done >= total else ""
     out.write(f"\r{label} {done}/{total}{end}")

@@ -18,13 +18,15 @@ from typing import Any
 
 from forumsync.errors import ServiceError
 
-CONNECT_TIMEOUT = 5.0  # seconds to open a connection; the read timeout is configuration
+CONNECT_TIMEOUT = 3.0  # seconds to open a connection; the read timeout is configuration
 
 HINTS = {
     "name does not resolve": "check the host name in the URL and this machine's DNS",
     "connection refused": "nothing listens at that address and port: check the URL",
     "connection timed out": "the host does not answer: check the network and any firewall",
     "network unreachable": "this machine has no route there: check the network",
+    "no answer": "the server accepts connections but did not answer within the read "
+                 "timeout: check the service's status",
 }
 
 
@@ -93,6 +95,8 @@ def unreachable_cause(exc: BaseException) -> str | None:
             return "connection refused"
         if name in ("ConnectTimeoutError", "ConnectTimeout"):
             return "connection timed out"
+        if name in ("ReadTimeoutError", "ReadTimeout"):
+            return "no answer"  # a hung server: another try would hang as long
         if isinstance(current, OSError) and current.errno in (errno.ENETUNREACH,
                                                                errno.EHOSTUNREACH):
             return "network unreachable"
@@ -109,11 +113,16 @@ def unreachable_cause(exc: BaseException) -> str | None:
 
 
 class ServiceLink:
-    """One adapter's view of its service for the current cycle: down or not."""
+    """One adapter's view of its service for the current cycle: down or not. A server that
+    accepts connections but does not answer is down after `silences_allowed` + 1 read
+    timeouts in one cycle (one may be a passing hiccup; more mean waiting a read timeout
+    for every call)."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, silences_allowed: int = 1) -> None:
         self.service = service
         self.down: Unreachable | None = None
+        self.silences_allowed = silences_allowed
+        self.silences = 0
 
     def before(self, operation: str, item: str) -> None:
         """Called before each request: fails at once if stopping or the service is down."""
@@ -127,6 +136,9 @@ class ServiceLink:
         cause = unreachable_cause(exc)
         if cause is None:
             return None
+        if cause == "no answer" and self.silences < self.silences_allowed:
+            self.silences += 1
+            return None  # tried again (by the caller's retries) before giving up on it
         self.down = Unreachable(self.service, operation, item, cause)
         self.record("unreachable")
         return self.down
@@ -143,3 +155,4 @@ class ServiceLink:
     def reset(self) -> None:
         """A new cycle tries the service again."""
         self.down = None
+        self.silences = 0

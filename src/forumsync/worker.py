@@ -7,7 +7,10 @@
 - The lease is renewed by a heartbeat thread, so a long read keeps it too; a lease that is
   lost stops the worker with an error (exit 1), never silently.
 - Bounded stop: on SIGTERM/SIGINT reads stop at once and a cycle that is writing finishes
-  the current SPEC's writes, then stops; a second signal exits at once.
+  the current SPEC's writes, then stops; a second signal exits at once. Whatever a server
+  does meanwhile (a request that hangs until its timeout), the process is gone within
+  `STOP_DEADLINE` seconds of the first signal: exiting mid-write is safe, since every write
+  is found again by its key on the next run.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from forumsync.metrics import Metrics
 
 log = logging.getLogger(__name__)
+STOP_DEADLINE = 9.0  # seconds from the first signal to a certain exit
 
 EXIT_OK, EXIT_LEASE_LOST = 0, 1
 
@@ -50,6 +54,13 @@ def lease_for(config: Config, sessions: sessionmaker[Session]) -> Lease:
     sync intervals) only matters where no such lock exists."""
     return Lease(sessions, timedelta(minutes=3 * config.schedule.sync_every_minutes),
                  lock=process_lock_for(config.database.url))
+
+
+def _exit_now(signum: int, why: str) -> None:
+    logging.getLogger(__name__).warning("%s (signal %s)", why, signum)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(128 + signum)
 
 
 class Worker:
@@ -115,14 +126,15 @@ class Worker:
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if self.stop.is_set():
-            # a second signal: exit now; the lock dies with the process
-            logging.getLogger(__name__).warning("second signal %s: exiting at once", signum)
-            for handler in logging.getLogger().handlers:
-                handler.flush()
-            os._exit(128 + signum)
+            _exit_now(signum, "second signal: exiting at once")  # the lock dies with us
         event(log, "signal received: stopping after the current SPEC's writes", signal=signum)
         SHUTDOWN.requested.set()
         self.stop.set()
+        deadline = threading.Timer(STOP_DEADLINE, _exit_now,
+                                   (signum, f"not stopped {STOP_DEADLINE:g} s after the "
+                                    "signal (a request still hangs): exiting now"))
+        deadline.daemon = True
+        deadline.start()
 
     def _heartbeat_loop(self) -> None:
         """Renews the lease while jobs read and write; stops the worker if it is lost."""

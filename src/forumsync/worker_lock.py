@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import socket
 import threading
@@ -52,7 +53,7 @@ class ProcessLock(Protocol):
 
 
 class FileLock:
-    """`flock` on `<database>.lock`: freed by the kernel when the process ends."""
+    """`flock` on the SQLite database file: freed by the kernel when the process ends."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -127,7 +128,10 @@ def process_lock_for(database_url: str) -> ProcessLock | None:
     if backend == "postgresql":
         return AdvisoryLock(database_url)
     if backend == "sqlite" and url.database not in (None, "", ":memory:"):
-        return FileLock(Path(f"{url.database}.lock"))
+        # the database file itself, by its real path: a symlink or a deleted side file
+        # cannot give a second worker a lock of its own (SQLite's own locks are fcntl
+        # locks, which flock does not touch)
+        return FileLock(Path(url.database).resolve())
     return None
 
 
@@ -154,6 +158,11 @@ class Lease:
     def _write_row(self, now: datetime) -> None:
         with self.sessions.begin() as session:
             row = session.get(Cursor, LOCK_NAME) or Cursor(name=LOCK_NAME)
+            if self._renewed_at is None and row.value not in (None, self.owner) \
+                    and row.updated_at and aware(row.updated_at) > now - self.ttl:
+                logging.getLogger(__name__).warning(
+                    "taking over the lease of %s, whose heartbeat is fresh: its process died, "
+                    "or it runs on another copy of this database", row.value)
             row.value, row.updated_at = self.owner, now
             session.add(row)
         self._renewed_at = now

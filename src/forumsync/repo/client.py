@@ -84,9 +84,12 @@ class RepoClient:
         self._default_branch: str | None = None
         self._own_login: str | None = None  # "" once /user turned out unreadable
         self._known_labels: set[str] = set()
-        self.link = ServiceLink(SERVICE)
+        # urllib3 retries a read timeout once itself, so the first that reaches the link
+        # means two silences: the service is down for this cycle
+        self.link = ServiceLink(SERVICE, silences_allowed=0)
         # connect=0: a name that does not resolve or a refused connection is not retried
-        retry = ServiceRetry(sleep=sleep, total=retries, connect=0, max_rate_limit_wait=max_wait,
+        retry = ServiceRetry(sleep=sleep, total=retries, connect=0, read=1,
+                             max_rate_limit_wait=max_wait,
                        secondary_rate_wait=SECONDARY_WAIT, backoff_max=30.0)
         self._gh = Github(
             base_url=config.api_url.rstrip("/"),
