@@ -9,6 +9,7 @@ two changes that disagree are a conflict, and the later one wins (ties: GitHub).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from forumsync import texts
@@ -111,12 +112,8 @@ def _label_signals(ctx: CycleContext, index: int, seen: PullObservation) -> None
         event = last_event(seen, "labeled", name)
         edits.setdefault((event.actor, event.created_at) if event else ("", pull.updated_at),
                          []).append(name)
-    for (actor, at), names in sorted(edits.items(), key=lambda item: item[0][1]):
-        if len(names) > 1:
-            _ambiguous(ctx, index, "github", actor, at, source, sorted(names))
-        else:
-            ctx.signal(index, Signal(ctx.settings.stage_of_label(names[0]), actor, "github", at,
-                                     "label", source, url))
+    _judge_edits(ctx, index, "github", "label", source, url, ctx.settings.stage_of_label,
+                 [(actor, at, names) for (actor, at), names in edits.items()])
     stages_left = [n for n in pull.labels if ctx.settings.stage_of_label(n)]
     if not stages_left and removed:
         event = last_event(seen, "unlabeled", removed[0])
@@ -136,20 +133,27 @@ def _tag_signals(ctx: CycleContext, index: int, thread: ThreadObservation) -> No
     for tag in added:
         revision = _revision(thread, added=tag)
         edits.setdefault(revision.number if revision else None, (revision, []))[1].append(tag)
-    for revision, tags in sorted(edits.values(), key=lambda e: e[0].number if e[0] else 0):
-        actor = revision.username if revision else ""
-        at = revision.created_at if revision else thread.created_at
-        if len(tags) > 1:
-            _ambiguous(ctx, index, "discourse", actor, at, source, sorted(tags))
-        else:
-            ctx.signal(index, Signal(ctx.settings.stage_of_tag(tags[0]), actor, "discourse", at,
-                                     "tag", source, url))
+    _judge_edits(ctx, index, "discourse", "tag", source, url, ctx.settings.stage_of_tag,
+                 [(r.username if r else "", r.created_at if r else thread.created_at, tags)
+                  for r, tags in edits.values()])
     stages_left = [t for t in thread.tags if ctx.settings.stage_of_tag(t)]
     if not stages_left and removed:
         revision = _revision(thread, removed=removed[0])
         if revision is not None and not ctx.is_own(revision.username):
             _removed(ctx, index, "discourse", revision.username, revision.created_at, source,
                      removed[0])
+
+
+def _judge_edits(ctx: CycleContext, index: int, side: str, kind: str, source: str, url: str,
+                 stage_of: Callable[[str], Stage | None],
+                 edits: list[tuple[str, datetime, list[str]]]) -> None:
+    """One signal per edit, oldest first; an edit that added two stage markers at once is
+    ambiguous and changes nothing (recorded)."""
+    for actor, at, names in sorted(edits, key=lambda edit: edit[1]):
+        if len(names) > 1:
+            _ambiguous(ctx, index, side, actor, at, source, sorted(names))
+        else:
+            ctx.signal(index, Signal(stage_of(names[0]), actor, side, at, kind, source, url))
 
 
 def _category_signal(ctx: CycleContext, index: int, thread: ThreadObservation) -> None:
