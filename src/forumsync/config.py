@@ -18,6 +18,9 @@ from forumsync.stages import Stage
 DISCOURSE_KEY_ENV = "FORUMSYNC_DISCOURSE_API_KEY"
 GITHUB_TOKEN_ENV = "FORUMSYNC_GITHUB_TOKEN"
 CONFIG_ENV = "FORUMSYNC_CONFIG"
+SERVE_PASSWORD_ENV = "FORUMSYNC_SERVE_PASSWORD"
+GITHUB_HOOK_ENV, DISCOURSE_HOOK_ENV = ("FORUMSYNC_GITHUB_WEBHOOK_SECRET",
+                                       "FORUMSYNC_DISCOURSE_WEBHOOK_SECRET")
 DEFAULT_CONFIG_PATH = Path("forumsync.toml")
 
 # Key names that would hold a secret: refused in the file, whatever section they are in.
@@ -92,6 +95,22 @@ class ScheduleConfig:
     digest_cron: str = "0 8 * * mon"
 
 
+def _secret(env: str) -> Any:
+    return field(default=None, repr=False, metadata={"secret": env})
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """`forumsync serve`: the dashboard and the webhooks (see forumsync.serve)."""
+
+    basic_auth_user: str = ""  # empty: the dashboard is open to whoever reaches it
+    basic_auth_password: str | None = _secret(SERVE_PASSWORD_ENV)
+    github_webhook_secret: str | None = _secret(GITHUB_HOOK_ENV)
+    github_webhook_secret_previous: str | None = _secret(GITHUB_HOOK_ENV + "_PREVIOUS")
+    discourse_webhook_secret: str | None = _secret(DISCOURSE_HOOK_ENV)
+    discourse_webhook_secret_previous: str | None = _secret(DISCOURSE_HOOK_ENV + "_PREVIOUS")
+
+
 @dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -100,6 +119,7 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     source: str = "(built-in defaults)"
 
     def masked(self) -> dict[str, Any]:
@@ -289,6 +309,8 @@ def _validate(config: Config, source: str) -> None:
             fail(f"[github] {key}", "must be 0 or more")
     if config.discourse.timeout_seconds <= 0:
         fail("[discourse] timeout_seconds", "must be more than 0")
+    if config.serve.basic_auth_user and not config.serve.basic_auth_password:
+        fail("[serve] basic_auth_user", f"set {SERVE_PASSWORD_ENV} too (the password)")
     try:
         CronTrigger.from_crontab(config.schedule.digest_cron)
     except ValueError as exc:

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from forumsync.sandbox.core import Clock, FakeService, Request, Response, iso, route
+from forumsync.sandbox.webhooks import WebhookSender
 
 DOCS = "https://docs.github.com/rest"
 HTML = "https://github.com"
@@ -164,6 +165,7 @@ class FakeGitHub(FakeService):
         first = Commit("", {"README.md": f"# {self.repo_name}\n"}, "Initial commit",
                        self.clock.now())
         self.branch_head = self._store(first)
+        self.webhooks = WebhookSender("github")
 
     # --- acting as people (plain methods, not HTTP) --------------------------------------
 
@@ -196,6 +198,7 @@ class FakeGitHub(FakeService):
             self.add_user(author)
             self.pulls[number] = Pull(number, title, body, author, base.sha, head, dict(files),
                                       now, now)
+            self._hook(number, "opened", author)
             for name in labels:
                 self.add_label(author, number, name)
             return number
@@ -222,6 +225,8 @@ class FakeGitHub(FakeService):
             pull.updated_at = self.clock.tick()
             if title is not None:
                 self._event(actor, number, "renamed")
+            else:
+                self._hook(number, "edited", actor)
 
     def add_label(self, actor: str, number: int, name: str) -> None:
         with self.lock:
@@ -364,7 +369,20 @@ class FakeGitHub(FakeService):
         event = Event(next(self._ids), number, kind, actor, now, label, commit_id)
         self.events.append(event)
         self.pulls[number].updated_at = now
+        self._hook(number, {"renamed": "edited"}.get(kind, kind), actor, label)
         return event
+
+    def _hook(self, number: int, action: str, actor: str, label: str | None = None) -> None:
+        """A `pull_request` delivery, as GitHub sends for labeled, closed, edited, …
+        (a merge is `closed` with `merged: true`: the `merged` event sends nothing)."""
+        if not self.webhooks.targets or action == "merged":
+            return
+        payload = {"action": action, "number": number,
+                   "pull_request": self._pull_json(self.pulls[number], single=True),
+                   "repository": self._repo_json(), "sender": self._user_json(actor)}
+        if label is not None:
+            payload["label"] = self._label_json(label)
+        self.webhooks.deliver("pull_request", payload)
 
     # --- JSON shapes ---------------------------------------------------------------------
 
