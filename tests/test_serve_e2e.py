@@ -52,6 +52,13 @@ def settled(base: str) -> bool:
 def serving(world: World, tmp_path: Path) -> tuple[subprocess.Popen, str]:
     """`forumsync run --serve` on a free port, polling once an hour, the sandbox sending
     signed deliveries to it; the process and the app's base URL."""
+    path, env, port, base = configured(world, tmp_path)
+    return start(path, env, "run", "--serve", "--port", str(port)), base
+
+
+def configured(world: World, tmp_path: Path) -> tuple[Path, dict[str, str], int, str]:
+    """A configuration polling once an hour, the webhook secrets, a free port, and the
+    sandbox sending signed deliveries to that port."""
     path, env = write_config(world, tmp_path)
     path.write_text(path.read_text().replace("sync_every_minutes = 0.05",
                                              f"sync_every_minutes = {HOUR}"))
@@ -60,7 +67,7 @@ def serving(world: World, tmp_path: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     world.box.send_webhooks(base, "gh-hook-secret", "dc-hook-secret")
-    return start(path, env, "run", "--serve", "--port", str(port)), base
+    return path, env, port, base
 
 
 def mirrored_within(world: World, act, seen, what: str) -> float:
@@ -127,3 +134,31 @@ def test_a_redelivery_from_the_sandbox_is_answered_200_and_runs_no_cycle(
         code, out = finish(worker)
     assert code == 0, out
     assert out.count("webhook sync") == 1, out  # the reply's delivery; not its redelivery
+
+
+def test_serve_alone_stores_deliveries_that_a_separate_worker_syncs(
+        world: World, tmp_path: Path) -> None:
+    """`forumsync serve` in one process, `forumsync run` in another on the same database: the
+    worker finds the stored delivery by polling the table (every second)."""
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    path, env, port, base = configured(world, tmp_path)
+    server = start(path, env, "serve", "--port", str(port))
+    worker = start(path, env, "run")
+    try:
+        wait_for(lambda: world.comments(pr) != [], what="the first cycle")
+        wait_for(lambda: settled(base), what="the first deliveries")
+        with urllib.request.urlopen(f"{base}/") as answer:
+            assert "SPEC 10" in answer.read().decode()
+        seconds = mirrored_within(
+            world, lambda: world.github.add_label("chair", pr, "spec-withdrawn"),
+            lambda: world.tags(topic) == ("spec-withdrawn",), "github label -> forum tag")
+        print(f"mirror latency, web app and worker in two processes: {seconds:.2f} s")
+        assert seconds < TARGET_SECONDS, seconds
+    finally:
+        for process in (server, worker):
+            process.send_signal(signal.SIGTERM)
+        server_code, server_out = finish(server)
+        worker_code, worker_out = finish(worker)
+    assert (server_code, worker_code) == (0, 0), (server_code, server_out, worker_out)
+    assert "webhook sync" in worker_out

@@ -135,7 +135,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: int,
 
     # the worker's log is its output (INFO); one-shot commands print a report, so their
     # log shows warnings and errors unless -v is given
-    default = logging.INFO if ctx.invoked_subcommand == "run" else logging.WARNING
+    default = logging.INFO if ctx.invoked_subcommand in ("run", "serve") else logging.WARNING
     setup(verbose - quiet, log_format, default=default)
     ctx.obj = Context(config_path)
 

@@ -3,11 +3,17 @@ beside the worker (`forumsync run --serve`)."""
 
 from __future__ import annotations
 
+import logging
+import signal
 import threading
 import time
 
 import uvicorn
 from starlette.applications import Starlette
+
+from forumsync.logs import event
+
+log = logging.getLogger(__name__)
 
 
 class BackgroundServer:
@@ -48,7 +54,18 @@ class BackgroundServer:
         self.stop()
 
 
-def serve_forever(app: Starlette, host: str, port: int) -> None:
-    """The foreground server: stops on SIGTERM/SIGINT (uvicorn's own handlers)."""
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
-                lifespan="off")
+def serve_forever(app: Starlette, host: str, port: int) -> str:
+    """Serve until SIGTERM/SIGINT, then stop cleanly (exit 0, as the worker does: uvicorn's
+    own handlers would re-raise the signal); returns the URL it served."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with BackgroundServer(app, host, port) as server:
+            event(log, "serving", url=server.url)
+            while not stop.wait(0.2) and server.thread.is_alive():
+                pass
+            return server.url
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
