@@ -21,6 +21,8 @@ Environment:
                                (else ./forumsync.toml, else built-in defaults)
   FORUMSYNC_DISCOURSE_API_KEY  API key of [discourse] api_username (secret)
   FORUMSYNC_GITHUB_TOKEN       token for [github] repo (secret)
+  FORUMSYNC_GITHUB_APP_PRIVATE_KEY
+                               a GitHub App's key, with [github] app_id (secret)
   FORUMSYNC_GITHUB_WEBHOOK_SECRET, FORUMSYNC_DISCOURSE_WEBHOOK_SECRET
                                webhook secrets for `serve` (and *_PREVIOUS while rotating)
   FORUMSYNC_SERVE_PASSWORD     dashboard password with [serve] basic_auth_user

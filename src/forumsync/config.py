@@ -19,6 +19,7 @@ DISCOURSE_KEY_ENV = "FORUMSYNC_DISCOURSE_API_KEY"
 GITHUB_TOKEN_ENV = "FORUMSYNC_GITHUB_TOKEN"
 CONFIG_ENV = "FORUMSYNC_CONFIG"
 SERVE_PASSWORD_ENV = "FORUMSYNC_SERVE_PASSWORD"
+GITHUB_APP_KEY_ENV = "FORUMSYNC_GITHUB_APP_PRIVATE_KEY"
 GITHUB_HOOK_ENV, DISCOURSE_HOOK_ENV = ("FORUMSYNC_GITHUB_WEBHOOK_SECRET",
                                        "FORUMSYNC_DISCOURSE_WEBHOOK_SECRET")
 DEFAULT_CONFIG_PATH = Path("forumsync.toml")
@@ -64,6 +65,12 @@ class GithubConfig:
     timeout_seconds: float = 30.0
     stage_labels: dict[str, str] = field(default_factory=lambda: _stage_names("spec-"))
     token: str | None = field(default=None, repr=False, metadata={"secret": GITHUB_TOKEN_ENV})
+    # a GitHub App instead of a token: its id, its installation on the repository's owner,
+    # and its private key (PEM) from the environment
+    app_id: int = 0
+    installation_id: int = 0
+    app_private_key: str | None = field(default=None, repr=False,
+                                        metadata={"secret": GITHUB_APP_KEY_ENV})
 
     @property
     def web_url(self) -> str:
@@ -309,6 +316,12 @@ def _validate(config: Config, source: str) -> None:
             fail(f"[github] {key}", "must be 0 or more")
     if config.discourse.timeout_seconds <= 0:
         fail("[discourse] timeout_seconds", "must be more than 0")
+    github = config.github
+    if github.app_id < 0 or github.installation_id < 0:
+        fail("[github] app_id", "must be a GitHub App id (0: authenticate with a token)")
+    if github.app_id and not (github.installation_id and github.app_private_key):
+        fail("[github] app_id", f"a GitHub App needs [github] installation_id and "
+                                f"{GITHUB_APP_KEY_ENV} (its private key, PEM)")
     if config.serve.basic_auth_user and not config.serve.basic_auth_password:
         fail("[serve] basic_auth_user", f"set {SERVE_PASSWORD_ENV} too (the password)")
     try:

@@ -19,7 +19,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -166,12 +166,21 @@ class FakeGitHub(FakeService):
                        self.clock.now())
         self.branch_head = self._store(first)
         self.webhooks = WebhookSender("github")
+        self.apps: dict[int, dict[str, Any]] = {}  # GitHub Apps: id -> key, slug, installation
 
     # --- acting as people (plain methods, not HTTP) --------------------------------------
 
     def add_user(self, login: str) -> int:
         with self.lock:
             return self.users.setdefault(login, 5_000_000 + len(self.users) + 1)
+
+    def register_app(self, app_id: int, public_key_pem: str, slug: str,
+                     installation_id: int) -> None:
+        """A GitHub App installed on the repository's owner; its JWTs are checked against
+        `public_key_pem`, its installation tokens act as `<slug>[bot]`."""
+        with self.lock:
+            self.apps[app_id] = {"key": public_key_pem, "slug": slug,
+                                 "installation": installation_id}
 
     def add_team_member(self, team_slug: str, login: str) -> None:
         with self.lock:
@@ -554,7 +563,8 @@ class FakeGitHub(FakeService):
         with self.lock:
             identity = request.headers.get("authorization", "").split(" ", 1)[-1] or None
             try:
-                if identity and self.tokens and identity not in self.tokens:
+                if identity and self.tokens and identity not in self.tokens \
+                        and not request.path.startswith("/app"):  # JWTs: checked there
                     self.requests[f"{request.method} (bad credentials)"] += 1
                     raise _Reply(error(401, "Bad credentials"))
                 response = super().dispatch(request)
@@ -623,7 +633,44 @@ class FakeGitHub(FakeService):
 
     @route("GET", "/user")
     def api_user(self, req: Request) -> Response:
-        return Response(200, self._user_json(self._actor(req)))
+        actor = self._actor(req)
+        if actor.endswith("[bot]"):  # an App's installation token, as GitHub answers it
+            return error(403, "Resource not accessible by integration")
+        return Response(200, self._user_json(actor))
+
+    def _app(self, req: Request) -> dict[str, Any]:
+        """The App whose JWT (RS256, `iss` its id) signs this request, or a 401."""
+        import jwt
+
+        scheme, _, token = req.headers.get("authorization", "").partition(" ")
+        try:
+            claimed = jwt.decode(token, options={"verify_signature": False})
+            app = self.apps[int(claimed["iss"])]
+            jwt.decode(token, app["key"], algorithms=["RS256"])
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+            raise _Reply(error(401, "A JSON web token could not be decoded")) from None
+        if scheme.lower() != "bearer":
+            raise _Reply(error(401, "A JSON web token could not be decoded"))
+        return {**app, "id": int(claimed["iss"])}
+
+    @route("GET", "/app")
+    def api_app(self, req: Request) -> Response:
+        app = self._app(req)
+        return Response(200, {"id": app["id"], "slug": app["slug"], "name": app["slug"],
+                              "owner": {"login": self.owner, "type": "Organization"}})
+
+    @route("POST", "/app/installations/{installation_id}/access_tokens")
+    def api_installation_token(self, req: Request) -> Response:
+        app = self._app(req)
+        if req.params["installation_id"] != str(app["installation"]):
+            return error(404, "Not Found")
+        token = f"ghs_{_sha('installation', app['id'], len(self.tokens))[:36]}"
+        self.tokens[token] = f"{app['slug']}[bot]"
+        self.add_user(self.tokens[token])
+        expires = datetime.now(UTC) + timedelta(hours=1)  # wall clock: PyGithub compares
+        return Response(201, {"token": token, "expires_at": iso(expires),
+                              "permissions": {"pull_requests": "write", "issues": "write"},
+                              "repository_selection": "selected"})
 
     @route("GET", REPO)
     def api_repo(self, req: Request) -> Response:
