@@ -149,6 +149,7 @@ def test_the_digest_page_is_the_dry_run(seeded: Seeded) -> None:
     answer = seeded.client.get("/digest")
     assert answer.status_code == 200
     assert "Stalled: idea" in answer.text and "<table>" in answer.text
+    assert "<th>" not in answer.text and '<th scope="col">SPEC</th>' in answer.text
     assert "Goes out" in answer.text and "2026-" in answer.text
     assert seeded.world.forum.messages == []  # a dry run sends nothing
 

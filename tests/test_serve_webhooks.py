@@ -200,3 +200,25 @@ def test_secrets_come_from_the_environment_only(tmp_path: Path) -> None:
                     '[serve]\ngithub_webhook_secret = "oops"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="FORUMSYNC_GITHUB_WEBHOOK_SECRET"):
         load_config(path, environ={})
+
+
+def test_processed_deliveries_are_forgotten_after_a_week(hooks: Hooks) -> None:
+    from datetime import timedelta
+
+    from forumsync.serve import deliveries
+    from forumsync.timeutil import utcnow
+
+    now = utcnow()
+    assert deliveries.record(hooks.sessions, "github", "old", "ping", "", now - timedelta(days=8),
+                             needs_sync=True)
+    assert deliveries.record(hooks.sessions, "github", "new", "pull_request", "pr-1", now,
+                             needs_sync=True)
+    with hooks.sessions() as session:
+        newest = deliveries.pending(session)
+    assert deliveries.mark_processed(hooks.sessions, newest, now - timedelta(days=8)) == 2
+    deliveries.mark_processed(hooks.sessions, newest, now)
+    assert [row[1] for row in hooks.stored()] == []  # both done 8 days before `now`
+    assert deliveries.record(hooks.sessions, "github", "new2", "pull_request", "", now,
+                             needs_sync=True)
+    deliveries.mark_processed(hooks.sessions, 10**9, now)
+    assert [row[1] for row in hooks.stored()] == ["new2"]  # done now: kept

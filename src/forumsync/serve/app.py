@@ -126,7 +126,7 @@ def create_app(config: Config, sessions: sessionmaker[Session], *,
             data = views.next_digest(session, config, clock())
         # the digest's own Markdown, HTML off: copied text stays text, only http(s) links
         html = MarkdownIt("commonmark", {"html": False}).enable("table").render(
-            data["markdown"])
+            data["markdown"]).replace("<th>", '<th scope="col">')  # header cells name columns
         return page("digest.html", digest=data, html=html)
 
     def api_specs(request: Request) -> Response:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,9 @@ from forumsync.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # a worker in another process than the web app sees a delivery this late
+# Processed deliveries are kept this long to recognise redeliveries (GitHub offers to
+# redeliver for 3 days), then deleted, so the table stays small.
+KEEP = timedelta(days=7)
 
 
 def record(sessions: sessionmaker[Session], source: str, delivery_id: str, kind: str,
@@ -48,9 +51,11 @@ def pending(session: Session) -> int:
 
 
 def mark_processed(sessions: sessionmaker[Session], up_to: int, now: datetime) -> int:
+    """Deliveries up to `up_to` are done; those done more than `KEEP` ago are forgotten."""
     with sessions.begin() as session:
         done = session.execute(update(Delivery).where(
             Delivery.processed_at.is_(None), Delivery.id <= up_to).values(processed_at=now))
+        session.execute(delete(Delivery).where(Delivery.processed_at < now - KEEP))
     return done.rowcount or 0
 
 
