@@ -87,7 +87,7 @@ def test_a_committee_relabel_is_mirrored_within_2_s_of_the_delivery(
     pr = world.open_spec_pr(topic)
     worker, base = serving(world, tmp_path)
     try:
-        wait_for(lambda: world.comments(pr) != [], what="the first cycle")  # at start
+        wait_for(lambda: last_success(world) is not None, what="the first cycle")  # at start
         wait_for(lambda: settled(base), what="the deliveries of the first cycle's own writes")
 
         github = mirrored_within(
@@ -146,7 +146,8 @@ def test_serve_alone_stores_deliveries_that_a_separate_worker_syncs(
     server = start(path, env, "serve", "--port", str(port))
     worker = start(path, env, "run")
     try:
-        wait_for(lambda: world.comments(pr) != [], what="the first cycle")
+        # the first cycle ended (its SPECs committed), and so did the cycles its writes woke
+        wait_for(lambda: last_success(world) is not None, what="the first cycle")
         wait_for(lambda: settled(base), what="the first deliveries")
         with urllib.request.urlopen(f"{base}/") as answer:
             assert "SPEC 10" in answer.read().decode()
