@@ -23,6 +23,11 @@ Environment:
                                (else ./forumsync.toml, else built-in defaults)
   FORUMSYNC_DISCOURSE_API_KEY  API key of [discourse] api_username (secret)
   FORUMSYNC_GITHUB_TOKEN       token for [github] repo (secret)
+  FORUMSYNC_GITHUB_APP_PRIVATE_KEY
+                               a GitHub App's key, with [github] app_id (secret)
+  FORUMSYNC_GITHUB_WEBHOOK_SECRET, FORUMSYNC_DISCOURSE_WEBHOOK_SECRET
+                               webhook secrets for `serve` (and *_PREVIOUS while rotating)
+  FORUMSYNC_SERVE_PASSWORD     dashboard password with [serve] basic_auth_user
 Secrets are read only from the environment and never printed or stored.
 \b
 Exit codes:
@@ -177,7 +182,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: int,
 
     # the worker's log is its output (INFO); one-shot commands print a report, so their
     # log shows warnings and errors unless -v is given
-    default = logging.INFO if ctx.invoked_subcommand == "run" else logging.WARNING
+    default = logging.INFO if ctx.invoked_subcommand in ("run", "serve") else logging.WARNING
     setup(verbose - quiet, log_format, default=default)
     ctx.obj = Context(config_path)
 
@@ -347,8 +352,14 @@ def _print_report(report, dry_run: bool, as_json: bool) -> None:
               help="Serve Prometheus metrics on http://HOST:N/metrics.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               help="Address the metrics server listens on (0.0.0.0 in a container).")
+@click.option("--serve", "with_web", is_flag=True,
+              help="Also serve the dashboard and the webhooks (see `forumsync serve`).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="With --serve: port.")
 @pass_context
-def run(ctx: Context, metrics_port: int | None, metrics_host: str) -> None:
+def run(ctx: Context, metrics_port: int | None, metrics_host: str, with_web: bool, host: str,
+        port: int) -> None:
     """The long-running worker: sync every interval, digest on its cron. A second worker on
     the same database waits as a hot standby. SIGTERM/SIGINT: finish the current SPEC's
     writes, then stop (a second signal stops at once)."""
@@ -365,10 +376,36 @@ def run(ctx: Context, metrics_port: int | None, metrics_host: str) -> None:
         metrics.serve(metrics_port, metrics_host)
     worker = Worker(config, sessions, build_clients(config), lease_for(config, sessions),
                     metrics=metrics)
-    code = worker.run()
+    web = None
+    if with_web:
+        from forumsync.serve import create_app
+        from forumsync.serve.runner import BackgroundServer
+
+        web = BackgroundServer(create_app(config, sessions, wake=worker.deliveries.wake),
+                               host, port).start()
+        click.echo(f"serving the dashboard and webhooks on {web.url}", err=True)
+    try:
+        code = worker.run()
+    finally:
+        if web is not None:
+            web.stop()
     if worker.lost is not None:
         echo(f"forumsync: the worker stopped: {worker.lost}", err=True)
     sys.exit(code)
+
+
+@cli.command(epilog=EPILOG)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 in a container).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@pass_context
+def serve(ctx: Context, host: str, port: int) -> None:
+    """The read-only dashboard, its JSON API, /healthz and the webhooks. Deliveries are stored
+    and synced by the worker (`run`, or `run --serve` for both in one process)."""
+    from forumsync.serve import create_app
+    from forumsync.serve.runner import serve_forever
+
+    serve_forever(create_app(ctx.config, ctx.sessions()), host, port)
 
 
 @cli.command("digest", epilog=EPILOG)

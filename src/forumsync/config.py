@@ -18,6 +18,10 @@ from forumsync.stages import Stage
 DISCOURSE_KEY_ENV = "FORUMSYNC_DISCOURSE_API_KEY"
 GITHUB_TOKEN_ENV = "FORUMSYNC_GITHUB_TOKEN"
 CONFIG_ENV = "FORUMSYNC_CONFIG"
+SERVE_PASSWORD_ENV = "FORUMSYNC_SERVE_PASSWORD"
+GITHUB_APP_KEY_ENV = "FORUMSYNC_GITHUB_APP_PRIVATE_KEY"
+GITHUB_HOOK_ENV, DISCOURSE_HOOK_ENV = ("FORUMSYNC_GITHUB_WEBHOOK_SECRET",
+                                       "FORUMSYNC_DISCOURSE_WEBHOOK_SECRET")
 DEFAULT_CONFIG_PATH = Path("forumsync.toml")
 
 # Key names that would hold a secret: refused in the file, whatever section they are in.
@@ -61,6 +65,12 @@ class GithubConfig:
     timeout_seconds: float = 30.0
     stage_labels: dict[str, str] = field(default_factory=lambda: _stage_names("spec-"))
     token: str | None = field(default=None, repr=False, metadata={"secret": GITHUB_TOKEN_ENV})
+    # a GitHub App instead of a token: its id, its installation on the repository's owner,
+    # and its private key (PEM) from the environment
+    app_id: int = 0
+    installation_id: int = 0
+    app_private_key: str | None = field(default=None, repr=False,
+                                        metadata={"secret": GITHUB_APP_KEY_ENV})
 
     @property
     def web_url(self) -> str:
@@ -92,6 +102,22 @@ class ScheduleConfig:
     digest_cron: str = "0 8 * * mon"
 
 
+def _secret(env: str) -> Any:
+    return field(default=None, repr=False, metadata={"secret": env})
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """`forumsync serve`: the dashboard and the webhooks (see forumsync.serve)."""
+
+    basic_auth_user: str = ""  # empty: the dashboard is open to whoever reaches it
+    basic_auth_password: str | None = _secret(SERVE_PASSWORD_ENV)
+    github_webhook_secret: str | None = _secret(GITHUB_HOOK_ENV)
+    github_webhook_secret_previous: str | None = _secret(GITHUB_HOOK_ENV + "_PREVIOUS")
+    discourse_webhook_secret: str | None = _secret(DISCOURSE_HOOK_ENV)
+    discourse_webhook_secret_previous: str | None = _secret(DISCOURSE_HOOK_ENV + "_PREVIOUS")
+
+
 @dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -100,6 +126,7 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     source: str = "(built-in defaults)"
 
     def masked(self) -> dict[str, Any]:
@@ -289,6 +316,14 @@ def _validate(config: Config, source: str) -> None:
             fail(f"[github] {key}", "must be 0 or more")
     if config.discourse.timeout_seconds <= 0:
         fail("[discourse] timeout_seconds", "must be more than 0")
+    github = config.github
+    if github.app_id < 0 or github.installation_id < 0:
+        fail("[github] app_id", "must be a GitHub App id (0: authenticate with a token)")
+    if github.app_id and not (github.installation_id and github.app_private_key):
+        fail("[github] app_id", f"a GitHub App needs [github] installation_id and "
+                                f"{GITHUB_APP_KEY_ENV} (its private key, PEM)")
+    if config.serve.basic_auth_user and not config.serve.basic_auth_password:
+        fail("[serve] basic_auth_user", f"set {SERVE_PASSWORD_ENV} too (the password)")
     try:
         CronTrigger.from_crontab(config.schedule.digest_cron)
     except ValueError as exc:

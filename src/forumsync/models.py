@@ -207,3 +207,19 @@ class Problem(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Delivery(Base):
+    """A webhook delivery, stored before it is answered: redeliveries are found by their id
+    and do nothing twice; `processed_at` is set once a sync cycle has run after it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("source", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))  # github, discourse
+    delivery_id: Mapped[str] = mapped_column(String(100))  # X-GitHub-Delivery / -Event-Id
+    event: Mapped[str] = mapped_column(String(100))  # pull_request.labeled, topic_edited
+    subject: Mapped[str] = mapped_column(Text, default="")  # pr-12, t-34: what it touches
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)

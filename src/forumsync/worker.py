@@ -77,6 +77,11 @@ class Worker:
         self.lost: LeaseLost | None = None
         self._one_job = threading.Lock()  # sync and digest never overlap
         self._scheduler: BackgroundScheduler | None = None
+        from forumsync.serve.deliveries import DeliveryWatcher
+
+        # webhook deliveries become sync cycles, one job at a time with the scheduled ones
+        self.deliveries = DeliveryWatcher(sessions, self.sync_once,
+                                          lambda work: self._job(work)(), self.stop)
 
     # --- the process -----------------------------------------------------------------------
 
@@ -93,6 +98,7 @@ class Worker:
             beat.start()
             self._scheduler = self._schedule()
             self._scheduler.start()
+            self.deliveries.start()
             while not self.stop.wait(0.2):
                 pass
             started = time.monotonic()

@@ -17,7 +17,7 @@ def converge(ctx: CycleContext, index: int) -> None:
     if index in ctx.deferred:
         return
     spec = ctx.specs[index]
-    stamp = ctx.obs.now.strftime("%Y%m%dT%H%M%S")
+    stamp = _stamp(ctx)
     pr = spec.introducing_pr
     state = ctx.pull_state(pr) if pr is not None else None
     if pr is not None and state is not None:
@@ -65,9 +65,16 @@ def _release(ctx: CycleContext, index: int) -> None:
         return
     tags = tuple(t for t in old.tags if not ctx.settings.stage_of_tag(t))
     if tags != old.tags:
-        stamp = ctx.obs.now.strftime("%Y%m%dT%H%M%S")
+        stamp = _stamp(ctx)
         spec.effects.insert(0, SetThreadTags(f"tags:topic-{old.id}:{stamp}", old.id, tags))
         ctx.result.threads[old.id] = replace(old, tags=tags)
+
+
+def _stamp(ctx: CycleContext) -> str:
+    """The cycle's moment in marker keys, to the microsecond: webhooks run cycles less than a
+    second apart, and two cycles must never share a key (the second's write would be taken
+    as done)."""
+    return ctx.obs.now.strftime("%Y%m%dT%H%M%S.%f")
 
 
 def remember_observed(ctx: CycleContext) -> None:

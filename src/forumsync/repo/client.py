@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import requests
 import urllib3.exceptions
-from github import Auth, Github
+from github import Github
 from github.GithubException import (
     GithubException,
     RateLimitExceededExceedsMaxWait,
@@ -41,6 +41,7 @@ from forumsync.records import (
     SpecDocument,
 )
 from forumsync.repo import parse as parsing
+from forumsync.repo.auth import app_bot_login, github_auth
 from forumsync.repo.transport import (
     DEFAULT_MAX_WAIT,
     SECONDARY_WAIT,
@@ -93,7 +94,7 @@ class RepoClient:
                        secondary_rate_wait=SECONDARY_WAIT, backoff_max=30.0)
         self._gh = Github(
             base_url=config.api_url.rstrip("/"),
-            auth=Auth.Token(config.token) if config.token else None,
+            auth=github_auth(config),
             timeout=max(1, math.ceil(config.timeout_seconds)),
             seconds_between_requests=config.seconds_between_requests or None,
             seconds_between_writes=config.seconds_between_writes or None,
@@ -288,8 +289,11 @@ class RepoClient:
         """GET /user, once per client: the login the token acts as, so the engine knows its
         own label changes. None without a token, or when the token may not read /user (a
         GitHub App installation token gets 403 there)."""
-        if not self._token:
+        if not self._token and not self.config.app_id:
             return None
+        if self._own_login is None and self.config.app_id:
+            with self._guard("read own App", "/app"):
+                self._own_login = app_bot_login(self.config)
         if self._own_login is None:
             with self._guard("read own account", "/user"):
                 try:

@@ -70,6 +70,12 @@ class Sandbox:
         for project in core_projects:
             self.github.set_file(f"core-projects/{project}.md", f"# {project}\n")
 
+    def send_webhooks(self, base_url: str, github_secret: str, discourse_secret: str) -> None:
+        """From now on both services deliver signed webhooks to forumsync at `base_url`
+        (`/webhooks/github`, `/webhooks/discourse`), as the real ones do once configured."""
+        self.github.webhooks.subscribe(f"{base_url}/webhooks/github", github_secret)
+        self.discourse.webhooks.subscribe(f"{base_url}/webhooks/discourse", discourse_secret)
+
     def request_total(self) -> int:
         return self.discourse.request_total() + self.github.request_total()
 

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from forumsync.sandbox.core import Clock, FakeService, Fault, Request, Response, route
+from forumsync.sandbox.webhooks import WebhookSender
 
 API_KEY = "sandbox-discourse-api-key"
 CHUNK_SIZE = 20
@@ -188,6 +189,7 @@ class FakeDiscourse(FakeService):
         self.tag_ids: dict[str, int] = {}
         self._memo: dict[str, tuple[datetime, Any]] = {}
         self._next = {"user": 1, "topic": 1, "post": 1}
+        self.webhooks = WebhookSender("discourse")
         self.add_user("system", admin=True)
         founded = self.clock.now() - timedelta(days=3 * 365)
         for category_id, (name, _, _) in CATEGORIES.items():
@@ -290,7 +292,28 @@ class FakeDiscourse(FakeService):
         self.posts[post.id] = post
         topic.post_ids.append(post.id)
         topic.bumped_at = at
+        if post.post_number == 1:
+            self._hook("topic", "topic_created", topic)
+        self._hook("post", "post_created", topic, post)
         return post
+
+    def _hook(self, kind: str, event: str, topic: Topic, post: Post | None = None) -> None:
+        """A delivery as Discourse's web hooks send it (not for private messages)."""
+        if not self.webhooks.targets or topic.archetype != "regular":
+            return
+        if post is None:
+            payload = {"topic": {"id": topic.id, "title": topic.title, "slug": topic.slug,
+                                 "category_id": topic.category_id, "tags": list(topic.tags),
+                                 "created_at": ts(topic.created_at),
+                                 "archetype": topic.archetype}}
+        else:
+            payload = {"post": {"id": post.id, "topic_id": topic.id,
+                                "post_number": post.post_number, "username": post.username,
+                                "created_at": ts(post.created_at), "cooked": post.cooked,
+                                "topic_slug": topic.slug, "topic_title": topic.title,
+                                "category_id": topic.category_id}}
+        self.webhooks.deliver(event, payload, **{
+            "X-Discourse-Instance": self.base_url, "X-Discourse-Event-Type": kind})
 
     def _set_tags(self, topic: Topic, tags: list[str]) -> None:
         topic.tags = list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
@@ -317,6 +340,7 @@ class FakeDiscourse(FakeService):
         first, now = self.posts[topic.post_ids[0]], self.clock.tick()
         editor = self.users[username.lower()].username
         grace = timedelta(seconds=GRACE_SECONDS)
+        self._hook("topic", "topic_edited", topic)
         if first.last_editor != editor or now - first.last_version_at > grace:
             first.version, first.last_version_at = first.version + 1, now
             topic.revisions.append(Revision(first.version, editor, now, changes))

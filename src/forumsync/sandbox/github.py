@@ -19,11 +19,12 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlencode
 
 from forumsync.sandbox.core import Clock, FakeService, Request, Response, iso, route
+from forumsync.sandbox.webhooks import WebhookSender
 
 DOCS = "https://docs.github.com/rest"
 HTML = "https://github.com"
@@ -164,12 +165,22 @@ class FakeGitHub(FakeService):
         first = Commit("", {"README.md": f"# {self.repo_name}\n"}, "Initial commit",
                        self.clock.now())
         self.branch_head = self._store(first)
+        self.webhooks = WebhookSender("github")
+        self.apps: dict[int, dict[str, Any]] = {}  # GitHub Apps: id -> key, slug, installation
 
     # --- acting as people (plain methods, not HTTP) --------------------------------------
 
     def add_user(self, login: str) -> int:
         with self.lock:
             return self.users.setdefault(login, 5_000_000 + len(self.users) + 1)
+
+    def register_app(self, app_id: int, public_key_pem: str, slug: str,
+                     installation_id: int) -> None:
+        """A GitHub App installed on the repository's owner; its JWTs are checked against
+        `public_key_pem`, its installation tokens act as `<slug>[bot]`."""
+        with self.lock:
+            self.apps[app_id] = {"key": public_key_pem, "slug": slug,
+                                 "installation": installation_id}
 
     def add_team_member(self, team_slug: str, login: str) -> None:
         with self.lock:
@@ -196,6 +207,7 @@ class FakeGitHub(FakeService):
             self.add_user(author)
             self.pulls[number] = Pull(number, title, body, author, base.sha, head, dict(files),
                                       now, now)
+            self._hook(number, "opened", author)
             for name in labels:
                 self.add_label(author, number, name)
             return number
@@ -222,6 +234,8 @@ class FakeGitHub(FakeService):
             pull.updated_at = self.clock.tick()
             if title is not None:
                 self._event(actor, number, "renamed")
+            else:
+                self._hook(number, "edited", actor)
 
     def add_label(self, actor: str, number: int, name: str) -> None:
         with self.lock:
@@ -364,7 +378,20 @@ class FakeGitHub(FakeService):
         event = Event(next(self._ids), number, kind, actor, now, label, commit_id)
         self.events.append(event)
         self.pulls[number].updated_at = now
+        self._hook(number, {"renamed": "edited"}.get(kind, kind), actor, label)
         return event
+
+    def _hook(self, number: int, action: str, actor: str, label: str | None = None) -> None:
+        """A `pull_request` delivery, as GitHub sends for labeled, closed, edited, …
+        (a merge is `closed` with `merged: true`: the `merged` event sends nothing)."""
+        if not self.webhooks.targets or action == "merged":
+            return
+        payload = {"action": action, "number": number,
+                   "pull_request": self._pull_json(self.pulls[number], single=True),
+                   "repository": self._repo_json(), "sender": self._user_json(actor)}
+        if label is not None:
+            payload["label"] = self._label_json(label)
+        self.webhooks.deliver("pull_request", payload)
 
     # --- JSON shapes ---------------------------------------------------------------------
 
@@ -536,7 +563,8 @@ class FakeGitHub(FakeService):
         with self.lock:
             identity = request.headers.get("authorization", "").split(" ", 1)[-1] or None
             try:
-                if identity and self.tokens and identity not in self.tokens:
+                if identity and self.tokens and identity not in self.tokens \
+                        and not request.path.startswith("/app"):  # JWTs: checked there
                     self.requests[f"{request.method} (bad credentials)"] += 1
                     raise _Reply(error(401, "Bad credentials"))
                 response = super().dispatch(request)
@@ -605,7 +633,44 @@ class FakeGitHub(FakeService):
 
     @route("GET", "/user")
     def api_user(self, req: Request) -> Response:
-        return Response(200, self._user_json(self._actor(req)))
+        actor = self._actor(req)
+        if actor.endswith("[bot]"):  # an App's installation token, as GitHub answers it
+            return error(403, "Resource not accessible by integration")
+        return Response(200, self._user_json(actor))
+
+    def _app(self, req: Request) -> dict[str, Any]:
+        """The App whose JWT (RS256, `iss` its id) signs this request, or a 401."""
+        import jwt
+
+        scheme, _, token = req.headers.get("authorization", "").partition(" ")
+        try:
+            claimed = jwt.decode(token, options={"verify_signature": False})
+            app = self.apps[int(claimed["iss"])]
+            jwt.decode(token, app["key"], algorithms=["RS256"])
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+            raise _Reply(error(401, "A JSON web token could not be decoded")) from None
+        if scheme.lower() != "bearer":
+            raise _Reply(error(401, "A JSON web token could not be decoded"))
+        return {**app, "id": int(claimed["iss"])}
+
+    @route("GET", "/app")
+    def api_app(self, req: Request) -> Response:
+        app = self._app(req)
+        return Response(200, {"id": app["id"], "slug": app["slug"], "name": app["slug"],
+                              "owner": {"login": self.owner, "type": "Organization"}})
+
+    @route("POST", "/app/installations/{installation_id}/access_tokens")
+    def api_installation_token(self, req: Request) -> Response:
+        app = self._app(req)
+        if req.params["installation_id"] != str(app["installation"]):
+            return error(404, "Not Found")
+        token = f"ghs_{_sha('installation', app['id'], len(self.tokens))[:36]}"
+        self.tokens[token] = f"{app['slug']}[bot]"
+        self.add_user(self.tokens[token])
+        expires = datetime.now(UTC) + timedelta(hours=1)  # wall clock: PyGithub compares
+        return Response(201, {"token": token, "expires_at": iso(expires),
+                              "permissions": {"pull_requests": "write", "issues": "write"},
+                              "repository_selection": "selected"})
 
     @route("GET", REPO)
     def api_repo(self, req: Request) -> Response:
