@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -106,6 +106,7 @@ class Executor:
     def apply(self, plan: Plan, report: CycleReport) -> tuple[set[int], set[str]]:
         """Retry held writes that are due, then apply every SPEC's writes; returns the PRs
         and SPEC files of SPECs that failed, which the next cycle reads again."""
+        self.repo.take_written(), self.forum.take_replies()  # a cycle that crashed left these
         self.retry_held(report)
         failed_pulls: set[int] = set()
         failed_paths: set[str] = set()
@@ -131,6 +132,7 @@ class Executor:
                 continue
             scopes |= spec.scopes
             raised |= {(n.kind, n.subject[:200]) for n in spec.problems}
+        self._remember_own_writes(plan, failed_pulls, failed_threads)
         owners = {pr: spec.spec_id for spec in plan.specs
                   for pr in (*spec.pulls, spec.introducing_pr) if pr}
         with self.sessions.begin() as session:
@@ -145,6 +147,34 @@ class Executor:
                 report.problems.append(note.message)
             store.heal(session, scopes, raised, self.now, failed_specs)
         return failed_pulls, failed_paths
+
+    def _remember_own_writes(self, plan: Plan, failed_pulls: set[int],
+                             failed_threads: set[int]) -> None:
+        """What this cycle's own writes left on each side is remembered as seen, so the next
+        cycle does not read it back (no echo reads). Only when nothing a person did can hide
+        behind it: a PR's updated_at is taken as the time GitHub gave its last write (a change
+        after it moves updated_at again); a thread's last post time only when the service's
+        replies are the posts right after the highest one read this cycle (a person's reply
+        in between leaves a gap in the numbers, and the thread is read again)."""
+        for number, at in self.repo.take_written().items():
+            state = plan.pulls.get(number)
+            if state is None or number in failed_pulls:
+                continue
+            if state.updated_at is None or at >= state.updated_at:
+                plan.pulls[number] = replace(state, updated_at=at)
+        for topic, replies in self.forum.take_replies().items():
+            thread = plan.threads.get(topic)
+            if thread is None or topic in failed_threads or thread.highest_post is None:
+                continue
+            highest, last = thread.highest_post, None
+            for number, at in sorted(replies):
+                if number != highest + 1:
+                    break
+                highest, last = number, at
+            else:
+                if last is not None:
+                    plan.threads[topic] = replace(thread, last_posted_at=last,
+                                                  highest_post=highest)
 
     def _apply_spec(self, spec: SpecPlan, report: CycleReport) -> None:
         created: dict[str, str] = {}

@@ -58,6 +58,7 @@ class ForumClient:
         self._retries = max(0, retries)
         self._secret = config.api_key or ""
         self.link = ServiceLink(SERVICE)
+        self._replies: dict[int, list[tuple[int, datetime]]] = {}
         self._api = DiscourseAPI(config.url, config.api_username, config.api_key or "",
                                  (min(CONNECT_TIMEOUT, config.timeout_seconds),
                                   config.timeout_seconds))
@@ -201,11 +202,21 @@ class ForumClient:
                            payload)
 
     def reply(self, topic_id: int, raw: str) -> int:
-        """POST /posts.json {topic_id, raw}: the new post's id."""
+        """POST /posts.json {topic_id, raw}: the new post's id. Its number and time are
+        kept for `take_replies` (the service knows its own posts without reading them back)."""
         item = f"topic {topic_id}"
         payload = self._call("reply", item, lambda: self._api.post_json(
             "/posts.json", topic_id=int(topic_id), raw=raw))
-        return self._parse("reply", item, parsing.parse_created, payload).post_id
+        created = self._parse("reply", item, parsing.parse_created, payload)
+        if created.post_number is not None and created.created_at is not None:
+            self._replies.setdefault(int(topic_id), []).append(
+                (created.post_number, created.created_at))
+        return created.post_id
+
+    def take_replies(self) -> dict[int, list[tuple[int, datetime]]]:
+        """Topic -> (post number, time) of each reply made since the last call."""
+        replies, self._replies = self._replies, {}
+        return replies
 
     def send_group_message(self, group: str, title: str, raw: str, *,
                            external_id: str | None = None) -> CreatedTopic:

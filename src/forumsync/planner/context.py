@@ -105,8 +105,9 @@ class CycleContext:
             return None
         before = self.stored.threads.get(topic)
         read = max((r.number for r in seen.revisions), default=before.revision if before else 1)
+        highest = max((p.post_number for p in seen.posts), default=None) if seen.posts else None
         return ThreadState(seen.id, seen.tags, seen.category_id, seen.slug, seen.title,
-                           seen.last_posted_at, read)
+                           seen.last_posted_at, read, highest_post=highest)
 
     def is_deleted(self, topic: int) -> bool:
         """Seen deleted, this cycle or before (and not seen back since)."""
