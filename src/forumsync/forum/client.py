@@ -29,7 +29,7 @@ from forumsync.errors import NotFound, ServiceError, scrub
 from forumsync.forum import parse as parsing
 from forumsync.forum.transport import MAX_WAIT, DiscourseAPI, Failure, backoff, classify
 from forumsync.records import CreatedTopic, ForumTopic, TopicRevision, TopicSummary
-from forumsync.transport import CONNECT_TIMEOUT, ServiceLink
+from forumsync.transport import CONNECT_TIMEOUT, ServiceLink, WindowPacer, pause
 
 __all__ = ["ForumClient"]
 
@@ -52,12 +52,16 @@ class ForumClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         retries: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        pace: Callable[[float], None] = pause,
     ) -> None:
         self.config = config
         self._sleep = sleep
         self._retries = max(0, retries)
         self._secret = config.api_key or ""
         self.link = ServiceLink(SERVICE)
+        # paced up front to the forum's limit, not only by retrying its 429s
+        self._pacer = WindowPacer(config.requests_per_minute, 60.0, clock=clock, sleep=pace)
         self._replies: dict[int, list[tuple[int, datetime]]] = {}
         self._api = DiscourseAPI(config.url, config.api_username, config.api_key or "",
                                  (min(CONNECT_TIMEOUT, config.timeout_seconds),
@@ -267,6 +271,10 @@ class ForumClient:
         """One request with bounded retries of transient failures; ServiceError otherwise."""
         for attempt in range(self._retries + 1):
             self.link.before(operation, item)
+            waited = self._pacer.wait()
+            if waited >= 1:
+                log.info("discourse: paced %.1fs before %s %s", waited, operation, item)
+                self.link.before(operation, item)  # a stop asked for while waiting
             try:
                 return request()
             except (DiscourseError, requests.RequestException) as exc:

@@ -50,7 +50,13 @@ from forumsync.repo.transport import (
     rate_limit_wait,
 )
 from forumsync.timeutil import aware
-from forumsync.transport import CONNECT_TIMEOUT, ServiceLink
+from forumsync.transport import (
+    CONNECT_TIMEOUT,
+    IntervalPacer,
+    RateLimitPacer,
+    ServiceLink,
+    pause,
+)
 
 SERVICE = "github"
 SHA_MEDIA_TYPE = "application/vnd.github.sha"
@@ -74,6 +80,9 @@ class RepoClient:
         retries: int = 3,
         max_wait: float = DEFAULT_MAX_WAIT,
         per_page: int = 100,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        pace: Callable[[float], None] = pause,
     ) -> None:
         self.config = config
         self.repo = config.repo
@@ -87,6 +96,10 @@ class RepoClient:
         self._known_labels: set[str] = set()
         self._written: dict[int, datetime] = {}  # PR -> the server's time of the last write
         self.link = ServiceLink(SERVICE)
+        # writes about a second apart (secondary limits); reads only by the rate-limit headers
+        self._pace_all = IntervalPacer(config.seconds_between_requests, clock=clock, sleep=pace)
+        self._pace_writes = IntervalPacer(config.seconds_between_writes, clock=clock, sleep=pace)
+        self._pace_limit = RateLimitPacer(max_wait, wall=wall, sleep=pace)
         # connect=0: a name that does not resolve or a refused connection is not retried
         retry = ServiceRetry(sleep=sleep, total=retries, connect=0, max_rate_limit_wait=max_wait,
                        secondary_rate_wait=SECONDARY_WAIT, backoff_max=30.0)
@@ -94,8 +107,8 @@ class RepoClient:
             base_url=config.api_url.rstrip("/"),
             auth=Auth.Token(config.token) if config.token else None,
             timeout=max(1, math.ceil(config.timeout_seconds)),
-            seconds_between_requests=config.seconds_between_requests or None,
-            seconds_between_writes=config.seconds_between_writes or None,
+            seconds_between_requests=None,  # paced here, with a clock tests can drive
+            seconds_between_writes=None,
             retry=retry,
             per_page=per_page,
         )
@@ -394,9 +407,15 @@ class RepoClient:
     ) -> tuple[int, dict[str, str], Any]:
         """One request through PyGithub's Requester; GitHub's errors as GithubException."""
         self.link.before(verb, url)
+        waited = self._pace_limit.wait() + self._pace_all.wait()
+        if verb != "GET":
+            waited += self._pace_writes.wait()
+        if waited >= 1:
+            self.link.before(verb, url)  # a stop asked for while waiting
         status, response_headers, output = self._requester.requestJson(
             verb, url, dict(params) if params else None, headers, body
         )
+        self._pace_limit.update(response_headers)
         self.link.record(status, response_headers)
         if status >= 400 or not raw:
             data = json_or_none(output)
