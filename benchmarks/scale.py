@@ -1,19 +1,22 @@
 """What forumsync costs at scale, against a naive poller, in one run.
 
 For each size N the sandbox is seeded with N linked SPECs (an Ideas thread and the PR that
-links it). forumsync then runs: the first sync, the cycle right after it (the echo of its own
-writes), a steady idle cycle, and cycles after k = 1, 10 and 100 changes by people (replies
-on threads and comments on PRs, alternately). The naive poller, written here, reads every PR
-(list, files, comments) and every thread each cycle, whatever changed: what a hurried user
-writes. Request counts are exact (the sandbox counts them); per service the table shows
-requests, 200s and 304s, and rate-limit units (GitHub: every answer but a 304; Discourse:
-every request, all of which count against its per-minute limits).
+links it), a month old. forumsync then runs: the first sync (quiet: it all happened before
+the announce window), the cycle right after it (the echo of its own writes), a steady idle
+cycle, and cycles after k = 1, 10 and 100 changes by people (replies on threads and comments
+on PRs, alternately). Up to N = 1,000 a second sandbox, seeded with SPECs opened just now,
+measures an announcing first sync (a reply and a comment per SPEC) and its echo. The naive
+poller, written here, reads every PR (list, files, comments) and every thread each cycle,
+whatever changed: what a hurried user writes. Request counts are exact (the sandbox counts
+them); per service the table shows requests, 200s and 304s, and rate-limit units (GitHub:
+every answer but a 304; Discourse: every request, all of which count against its per-minute
+limits), and for a first sync the requests per SPEC, both services, writes included.
 
 CPU is the main thread's (`time.thread_time`): the service's own work, not the sandbox's,
 which serves from other threads of the same process. Peak RSS is the process's, per size
 (each size runs in its own process), sandbox included.
 
-"real first sync" is the time a first sync would take against the real services, computed
+"real time" is the time a first sync would take against the real services, computed
 from its request log at their documented limits: GitHub writes paced 1 s apart (secondary
 limits), reads paced only by the primary limit (5,000 units an hour); Discourse at the
 default admin API limit of 60 requests a minute. "PyGithub pauses" is the same log under
@@ -36,7 +39,8 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,7 @@ SIZES = (10, 100, 1000, 3000)
 CHANGES = (1, 10, 100)
 QUICK_SIZES = (10, 30)
 QUICK_CHANGES = (1, 10)
+ANNOUNCING_UP_TO = 1000  # larger sizes measure the quiet first sync only (time)
 GITHUB_PRIMARY_PER_HOUR = 5000
 GITHUB_WRITE_PAUSE = 1.0
 DISCOURSE_PER_MINUTE = 60
@@ -152,20 +157,14 @@ class NaivePoller:
         return response.json()
 
 
-def run_size(size: int, changes: tuple[int, ...]) -> dict[str, Any]:
+def run_size(size: int, changes: tuple[int, ...],
+             announcing_up_to: int = ANNOUNCING_UP_TO) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as scratch, Sandbox() as box:
-        db_url = f"sqlite:///{Path(scratch) / 'bench.db'}"
-        config = box.config(db_url)
-        sessions = open_database(db_url)
-        clients = build_clients(config)
-        pairs = seed(box, size)
-
-        def cycle() -> None:
-            box.clock.advance(minutes=5)
-            report = run_cycle(config, sessions, clients, box.clock.now())
-            assert report.ok, report.failures
-
+    if size <= announcing_up_to:
+        with _synced_sandbox(size, history_days=0) as (box, cycle, _):
+            results["first sync (announcing)"] = measure(box, cycle)
+            results["echo (announcing)"] = measure(box, cycle)
+    with _synced_sandbox(size, history_days=30) as (box, cycle, pairs):
         results["first sync"] = measure(box, cycle)
         results["echo"] = measure(box, cycle)
         results["idle"] = measure(box, cycle)
@@ -178,8 +177,31 @@ def run_size(size: int, changes: tuple[int, ...]) -> dict[str, Any]:
         naive = NaivePoller(box)
         box.clock.advance(minutes=5)
         results["naive, any cycle"] = measure(box, naive.cycle)
+    for name, row in results.items():
+        if name.startswith("first sync"):
+            row["requests_per_spec"] = round(
+                (row["github"]["requests"] + row["discourse"]["requests"]) / size, 2)
     results["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return results
+
+
+@contextmanager
+def _synced_sandbox(size: int, history_days: int) -> Iterator[tuple[Sandbox, Any, list]]:
+    """A sandbox seeded with `size` SPECs, `history_days` old, and a cycle to run on it."""
+    with tempfile.TemporaryDirectory() as scratch, Sandbox() as box:
+        db_url = f"sqlite:///{Path(scratch) / 'bench.db'}"
+        config = box.config(db_url)
+        sessions = open_database(db_url)
+        clients = build_clients(config)
+        pairs = seed(box, size)
+        box.clock.advance(days=history_days)
+
+        def cycle() -> None:
+            box.clock.advance(minutes=5)
+            report = run_cycle(config, sessions, clients, box.clock.now())
+            assert report.ok, report.failures
+
+        yield box, cycle, pairs
 
 
 def _in_process(size: int, changes: tuple[int, ...], queue: Any) -> None:
@@ -197,24 +219,25 @@ def run_isolated(size: int, changes: tuple[int, ...]) -> dict[str, Any]:
     return result
 
 
-HEADER = ("| N | cycle | GitHub req (200/304) | GitHub units | forum req | wall s | CPU s "
-          "| real first sync (paced / PyGithub pauses) |")
+HEADER = ("| N | cycle | GitHub req (200/304) | GitHub units | forum req | req/SPEC | wall s "
+          "| CPU s | real time (paced / PyGithub pauses) |")
 
 
 def table(results: dict[int, dict[str, Any]]) -> list[str]:
-    lines = [HEADER, "|---" * 8 + "|"]
+    lines = [HEADER, "|---" * 9 + "|"]
     for size, rows in results.items():
         for name, row in rows.items():
             if not isinstance(row, dict):
                 continue
             gh, fo = row["github"], row["discourse"]
             real = ""
-            if name in ("first sync", "naive, any cycle"):
+            if name.startswith("first sync") or name.startswith("naive"):
                 real = f"{_span(row['real']['paced'])} / {_span(row['real']['pygithub_pauses'])}"
+            per_spec = row.get("requests_per_spec", "")
             lines.append(f"| {size} | {name} | {gh['requests']} ({gh['200']}/{gh['304']}) "
-                         f"| {gh['units']} | {fo['requests']} | {row['wall_s']:.2f} "
+                         f"| {gh['units']} | {fo['requests']} | {per_spec} | {row['wall_s']:.2f} "
                          f"| {row['cpu_s']:.2f} | {real} |")
-        lines.append(f"| {size} | peak RSS | {rows['peak_rss_mib']} MiB | | | | | |")
+        lines.append(f"| {size} | peak RSS | {rows['peak_rss_mib']} MiB | | | | | | |")
     return lines
 
 

@@ -15,6 +15,8 @@ from forumsync.db import open_database
 from forumsync.models import Thread
 from forumsync.sandbox import Sandbox
 
+QUIET_GITHUB, QUIET_FORUM = 608, 409  # 3 and 2 per SPEC, and listings
+ANNOUNCING_GITHUB, ANNOUNCING_FORUM = 1009, 609  # 5 and 3 per SPEC, and listings
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
 
 
@@ -57,6 +59,21 @@ def test_echo_cycle_costs_what_an_idle_one_does(at_200: dict) -> None:
 ])
 def test_k_changes_cost_what_changed(at_200: dict, k: int, expected: tuple) -> None:
     assert counts(at_200[f"k={k}"]) == expected
+
+
+def test_a_quiet_first_run_reads_no_timelines_or_events(at_200: dict) -> None:
+    # per SPEC: the PR's files and its SPEC document, its label; the thread, its tag
+    gh, _units, forum, writes = counts(at_200["first sync"])
+    assert (gh, forum, writes) == (QUIET_GITHUB, QUIET_FORUM, 401)  # one label created
+    assert at_200["first sync"]["requests_per_spec"] <= 5.1
+
+
+def test_an_announcing_first_run_checks_its_keys_in_what_it_read(at_200: dict) -> None:
+    # per SPEC: files, document, timeline, label, comment; thread, reply, tag
+    gh, _units, forum, writes = counts(at_200["first sync (announcing)"])
+    assert (gh, forum, writes) == (ANNOUNCING_GITHUB, ANNOUNCING_FORUM, 801)
+    assert at_200["first sync (announcing)"]["requests_per_spec"] <= 8.1
+    assert counts(at_200["echo (announcing)"])[3] == 0
 
 
 def test_naive_poller_reads_everything(at_200: dict) -> None:

@@ -15,7 +15,7 @@ limit) fails the SPEC as a whole, to be planned and applied again next cycle.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -37,6 +37,7 @@ from forumsync.actions import (
 )
 from forumsync.errors import NotFound, ServiceError, backoff_delay
 from forumsync.markers import marker, with_marker
+from forumsync.records import CommentRecord, ForumPost
 
 if TYPE_CHECKING:
     from forumsync.forum import ForumClient
@@ -95,6 +96,8 @@ class Executor:
         thread_url: Callable[[int], str],
         now: datetime,
         heartbeat: Callable[[], None] | None = None,
+        read_posts: Mapping[int, Sequence[ForumPost]] | None = None,
+        read_comments: Mapping[int, Sequence[CommentRecord]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.forum = forum
@@ -102,6 +105,10 @@ class Executor:
         self.thread_url = thread_url
         self.now = now
         self.heartbeat = heartbeat or (lambda: None)
+        # topic -> its posts as this cycle read them: the worker is the only writer of its
+        # markers, so a key not among them is not on the forum (no second read to check)
+        self.read_posts = read_posts or {}
+        self.read_comments = read_comments or {}  # PR -> its comments, likewise
 
     def apply(self, plan: Plan, report: CycleReport) -> tuple[set[int], set[str]]:
         """Retry held writes that are due, then apply every SPEC's writes; returns the PRs
@@ -292,10 +299,11 @@ class Executor:
         tag = marker(effect.key)
         match effect:
             case ReplyOnThread(key, topic_id, body):
-                found = self.forum.find_post_containing(topic_id, tag)
+                found = self.forum.find_post_containing(topic_id, tag,
+                                                        self.read_posts.get(topic_id))
                 return str(found or self.forum.reply(topic_id, with_marker(body, key)))
             case CommentOnPull(key, pr, body):
-                found = self.repo.find_comment_containing(pr, tag)
+                found = self.repo.find_comment_containing(pr, tag, self.read_comments.get(pr))
                 return str(found or self.repo.create_comment(pr, with_marker(body, key)))
             case CreateThread(key, title, body, category_id, tags):
                 found = self.forum.topic_by_external_id(external_id(key))

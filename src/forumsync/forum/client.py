@@ -28,7 +28,7 @@ from forumsync.config import DiscourseConfig
 from forumsync.errors import NotFound, ServiceError, scrub
 from forumsync.forum import parse as parsing
 from forumsync.forum.transport import MAX_WAIT, DiscourseAPI, Failure, backoff, classify
-from forumsync.records import CreatedTopic, ForumTopic, TopicRevision, TopicSummary
+from forumsync.records import CreatedTopic, ForumPost, ForumTopic, TopicRevision, TopicSummary
 from forumsync.transport import CONNECT_TIMEOUT, ServiceLink, WindowPacer, pause
 
 __all__ = ["ForumClient"]
@@ -174,17 +174,22 @@ class ForumClient:
                 break
         return frozenset(names)
 
-    def find_post_containing(self, topic_id: int, text: str) -> int | None:
-        """Via topic(): the first post (by post_number) by the service's own account whose
-        raw markdown contains `text` (a marker copied by someone else does not count).
+    def find_post_containing(self, topic_id: int, text: str,
+                             read: Sequence[ForumPost] | None = None) -> int | None:
+        """Via topic(), or among `read` (the topic's posts as read earlier this cycle, when
+        nothing but this service could have added its marker since): the first post (by
+        post_number) by the service's own account whose raw markdown contains `text` (a
+        marker copied by someone else does not count).
 
         Needs raw: Discourse drops HTML comments (the service's markers) when cooking.
         """
-        found = self.topic(topic_id)
-        if found is None:
-            return None
+        if read is None:
+            found = self.topic(topic_id)
+            if found is None:
+                return None
+            read = found.posts
         own = self.config.api_username.lower()
-        return next((post.id for post in found.posts
+        return next((post.id for post in read
                      if post.username.lower() == own and text in post.raw), None)
 
     # --- writing ---------------------------------------------------------------------------

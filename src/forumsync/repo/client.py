@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -252,11 +252,17 @@ class RepoClient:
         with self._guard("list comments", self._issue(number)):
             return [parsing.comment_from_json(c) for c in self._items(f"/issues/{number}/comments")]
 
-    def find_comment_containing(self, number: int, text: str) -> int | None:
+    def find_comment_containing(self, number: int, text: str,
+                                read: Sequence[CommentRecord] | None = None) -> int | None:
         """GET /repos/{o}/{r}/issues/{n}/comments until a comment contains `text` (the
         service's hidden marker) written by the token's own account (when GET /user tells
-        which): checked before writing, so a rerun never posts twice."""
+        which): checked before writing, so a rerun never posts twice. `read`: the PR's
+        comments as read earlier this cycle (no request), when nothing but this service could
+        have added its marker since."""
         own = self.own_login()
+        if read is not None:
+            return next((c.id for c in read if text in c.body and (
+                own is None or c.author.lower() == own.lower())), None)
         with self._guard("search comments", self._issue(number)):
             for raw in self._items(f"/issues/{number}/comments"):
                 author = ((raw.get("user") or {}).get("login") or "").lower()
@@ -265,6 +271,11 @@ class RepoClient:
         return None
 
     def pull_activity(self, number: int, exclude: Collection[str] = ()) -> Activity | None:
+        """The latest human activity on the pull (see `pull_timeline`)."""
+        return self.pull_timeline(number, exclude)[0]
+
+    def pull_timeline(self, number: int, exclude: Collection[str] = (),
+                      ) -> tuple[Activity | None, tuple[CommentRecord, ...] | None]:
         """GET /repos/{o}/{r}/issues/{n}/timeline: the latest human comment, review or commit
         on the pull, or None. Actors whose login is in `exclude` (any case: the service's
         own account) and comments carrying the hidden marker do not count.
@@ -273,7 +284,8 @@ class RepoClient:
         when it fits one page (`per_page`, 100 by default); otherwise its Link rel="last",
         then rel="prev" backwards only while a page holds nothing that counts, page 1 coming
         from the first answer: each page read at most once. Should GitHub send rel="next"
-        without rel="last", every page is read forwards instead.
+        without rel="last", every page is read forwards instead. Also the pull's comments, when
+        the whole timeline was read (None when only its newest end was).
         """
         with self._guard("read pull request activity", self._issue(number)):
             first, links = self._list_page(f"{self._base}/issues/{number}/timeline",
@@ -284,15 +296,15 @@ class RepoClient:
                     page, links = self._list_page(url)
                     items += page
                     url = links.get("next")
-                return parsing.latest_activity(items, exclude)
+                return parsing.latest_activity(items, exclude), parsing.timeline_comments(items)
             url = links.get("last")
             while url and parsing.page_number(url) != 1:
                 page, links = self._list_page(url)
                 found = parsing.latest_activity(page, exclude)
                 if found:
-                    return found
+                    return found, None
                 url = links.get("prev")
-            return parsing.latest_activity(first, exclude)
+            return parsing.latest_activity(first, exclude), None
 
     def own_login(self) -> str | None:
         """GET /user, once per client: the login the token acts as, so the engine knows its
