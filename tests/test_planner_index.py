@@ -61,3 +61,8 @@ def test_planning_many_specs_is_not_quadratic() -> None:
     plan_time(50)  # warm up
     small, large = plan_time(500), plan_time(2000)
     assert large < 8 * small, (small, large)
+
+
+def test_the_planned_specs_leave_the_pass_unwatched() -> None:
+    plan = plan_cycle(observe(threads=[thread(40)]), StoredState(), SETTINGS)
+    assert plan.specs and all("_watcher" not in vars(s) for s in plan.specs)

@@ -93,6 +93,11 @@ class CycleContext:
         self.touched.add(index)
         return self.specs[index]
 
+    def release(self) -> None:
+        """The pass is over: the SPECs go to the executor without the index watching them."""
+        for spec in self.specs:
+            spec.__dict__.pop("_watcher", None)
+
     def add_spec(self, spec: SpecPlan) -> int:
         self.fresh.add(spec.key)
         return self._register(spec)
