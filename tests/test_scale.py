@@ -12,7 +12,7 @@ import pytest
 
 from forumsync.cycle import build_clients, run_cycle
 from forumsync.db import open_database
-from forumsync.models import Thread
+from forumsync.models import PullRequest, Thread
 from forumsync.sandbox import Sandbox
 
 QUIET_GITHUB, QUIET_FORUM = 608, 409  # 3 and 2 per SPEC, and listings
@@ -141,3 +141,32 @@ def test_a_reply_between_read_and_write_is_not_hidden(tmp_path: Path) -> None:
         box.clock.advance(minutes=5)
         assert run_cycle(config, sessions, clients, box.clock.now()).ok
         assert box.discourse.requests["GET /t/{ref}.json"] == 1
+
+
+def test_a_label_added_between_read_and_write_is_not_hidden(tmp_path: Path) -> None:
+    """A person's label that lands between the cycle's read of a PR and the service's own
+    label write: the PR's updated_at is then the service's, but its labels differ from what
+    the service expects, so it is read again next cycle."""
+    with Sandbox() as box:
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+        config, sessions = box.config(url), open_database(url)
+        clients = build_clients(config)
+        (_, pr), = scale.seed(box, 1)
+        repo = clients.repo
+        real_add = repo.add_label
+
+        def add_after_a_person(number: int, name: str) -> None:
+            box.github.add_label("grace", number, "help wanted")
+            real_add(number, name)
+
+        repo.add_label = add_after_a_person
+        box.clock.advance(minutes=5)
+        assert run_cycle(config, sessions, clients, box.clock.now()).ok
+        repo.add_label = real_add
+        box.reset_counts()
+        box.clock.advance(minutes=5)
+        assert run_cycle(config, sessions, clients, box.clock.now()).ok
+        assert box.github.requests["GET /repos/{owner}/{name}/issues/{number}/{kind}"] >= 1
+        with sessions() as session:
+            labels = session.get(PullRequest, pr).labels
+        assert "help wanted" in labels

@@ -95,6 +95,7 @@ class RepoClient:
         self._own_login: str | None = None  # "" once /user turned out unreadable
         self._known_labels: set[str] = set()
         self._written: dict[int, datetime] = {}  # PR -> the server's time of the last write
+        self._labels_after: dict[int, tuple[str, ...]] = {}  # PR -> labels its answer listed
         self.link = ServiceLink(SERVICE)
         # writes about a second apart (secondary limits); reads only by the rate-limit headers
         self._pace_all = IntervalPacer(config.seconds_between_requests, clock=clock, sleep=pace)
@@ -345,21 +346,21 @@ class RepoClient:
         exists (GET /repos/{o}/{r}/labels/{name}; on 404 POST /repos/{o}/{r}/labels)."""
         with self._guard("add label", f"{self._issue(number)} {name!r}"):
             self._ensure_label(name)
-            _, headers, _ = self._send("POST", f"{self._base}/issues/{number}/labels",
-                                       body={"labels": [name]})
-            self._wrote(number, headers)
+            _, headers, data = self._send("POST", f"{self._base}/issues/{number}/labels",
+                                          body={"labels": [name]})
+            self._wrote(number, headers, data)
 
     def remove_label(self, number: int, name: str) -> None:
         """DELETE /repos/{o}/{r}/issues/{n}/labels/{name}; a 404 means already gone."""
         with self._guard("remove label", f"{self._issue(number)} {name!r}"):
             try:
-                _, headers, _ = self._send(
+                _, headers, data = self._send(
                     "DELETE", f"{self._base}/issues/{number}/labels/{quote(name, safe='')}")
             except GithubException as exc:
                 if exc.status != 404:
                     raise
                 return
-            self._wrote(number, headers)
+            self._wrote(number, headers, data)
 
     def create_comment(self, number: int, body: str) -> int:
         """POST /repos/{o}/{r}/issues/{n}/comments; the new comment's id. Never repeated
@@ -371,14 +372,20 @@ class RepoClient:
             self._wrote(number, headers)
             return int(data["id"])
 
-    def take_written(self) -> dict[int, datetime]:
+    def take_written(self) -> dict[int, tuple[datetime, tuple[str, ...] | None]]:
         """PR -> the server's time (its Date header) of the last write to it since the last
-        call: GitHub sets a PR's updated_at to the time of a label change or comment, so a PR
-        listed later with exactly that updated_at changed by nothing after those writes."""
-        written, self._written = self._written, {}
+        call, and the labels GitHub listed in answer to the last label write (None without
+        one): GitHub sets a PR's updated_at to the time of a label change or comment, so a PR
+        listed later with exactly that updated_at changed by nothing after those writes, and
+        labels other than the expected ones show a person's change before them."""
+        written = {n: (at, self._labels_after.get(n)) for n, at in self._written.items()}
+        self._written, self._labels_after = {}, {}
         return written
 
-    def _wrote(self, number: int, headers: Mapping[str, Any]) -> None:
+    def _wrote(self, number: int, headers: Mapping[str, Any], labels: Any = None) -> None:
+        if isinstance(labels, list):
+            self._labels_after[number] = tuple(
+                str(item.get("name")) for item in labels if isinstance(item, dict))
         date = parsing.lower_keys(headers).get("date")
         try:
             at = parsedate_to_datetime(date) if date else None
