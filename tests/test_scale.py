@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -118,28 +119,35 @@ def test_a_persons_reply_and_comment_after_the_writes_are_read(tmp_path: Path) -
         assert box.request_total() == 3  # idle again
 
 
+def sync_with_a_person_first(box: Sandbox, tmp_path: Path, side: str, method: str,
+                             person: Callable[[int], object]):
+    """Sync once with `person(item)` acting just before each call of the service's own
+    write `method` on `side` ("forum" or "repo"), then reset the counts and sync again."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    config, sessions = box.config(url), open_database(url)
+    clients = build_clients(config)
+    client = getattr(clients, side)
+    real = getattr(client, method)
+
+    def after_a_person(item: int, *args):
+        person(item)
+        return real(item, *args)
+
+    for write in (after_a_person, real):
+        setattr(client, method, write)
+        box.reset_counts()
+        box.clock.advance(minutes=5)
+        assert run_cycle(config, sessions, clients, box.clock.now()).ok
+    return sessions
+
+
 def test_a_reply_between_read_and_write_is_not_hidden(tmp_path: Path) -> None:
     """A person's reply that lands between the cycle's read of a thread and the service's
     own reply leaves a gap in post numbers: the thread is read again next cycle."""
     with Sandbox() as box:
-        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-        config, sessions = box.config(url), open_database(url)
-        clients = build_clients(config)
         scale.seed(box, 1)
-        forum = clients.forum
-        real_reply = forum.reply
-
-        def reply_after_a_person(topic_id: int, raw: str) -> int:
-            box.discourse.reply("grace", topic_id, "Typed while the service was writing.")
-            return real_reply(topic_id, raw)
-
-        forum.reply = reply_after_a_person
-        box.clock.advance(minutes=5)
-        assert run_cycle(config, sessions, clients, box.clock.now()).ok
-        forum.reply = real_reply
-        box.reset_counts()
-        box.clock.advance(minutes=5)
-        assert run_cycle(config, sessions, clients, box.clock.now()).ok
+        sync_with_a_person_first(box, tmp_path, "forum", "reply", lambda topic: box.discourse
+                                 .reply("grace", topic, "Typed while the service was writing."))
         assert box.discourse.requests["GET /t/{ref}.json"] == 1
 
 
@@ -148,24 +156,10 @@ def test_a_label_added_between_read_and_write_is_not_hidden(tmp_path: Path) -> N
     label write: the PR's updated_at is then the service's, but its labels differ from what
     the service expects, so it is read again next cycle."""
     with Sandbox() as box:
-        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-        config, sessions = box.config(url), open_database(url)
-        clients = build_clients(config)
         (_, pr), = scale.seed(box, 1)
-        repo = clients.repo
-        real_add = repo.add_label
-
-        def add_after_a_person(number: int, name: str) -> None:
-            box.github.add_label("grace", number, "help wanted")
-            real_add(number, name)
-
-        repo.add_label = add_after_a_person
-        box.clock.advance(minutes=5)
-        assert run_cycle(config, sessions, clients, box.clock.now()).ok
-        repo.add_label = real_add
-        box.reset_counts()
-        box.clock.advance(minutes=5)
-        assert run_cycle(config, sessions, clients, box.clock.now()).ok
+        sessions = sync_with_a_person_first(
+            box, tmp_path, "repo", "add_label",
+            lambda number: box.github.add_label("grace", number, "help wanted"))
         assert box.github.requests["GET /repos/{owner}/{name}/issues/{number}/{kind}"] >= 1
         with sessions() as session:
             labels = session.get(PullRequest, pr).labels
