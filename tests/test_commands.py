@@ -36,7 +36,7 @@ def write_config(world: World, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     path = tmp_path / "forumsync.toml"
     path.write_text(
         f'[database]\nurl = "{config.database.url}"\n'
-        f'[discourse]\nurl = "{config.discourse.url}"\n'
+        f'[discourse]\nurl = "{config.discourse.url}"\nrequests_per_minute = 0\n'
         f'[github]\napi_url = "{config.github.api_url}"\nrepo = "{config.github.repo}"\n'
         "seconds_between_requests = 0\nseconds_between_writes = 0\n"
         "[schedule]\nsync_every_minutes = 1\n", encoding="utf-8")

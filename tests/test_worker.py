@@ -44,7 +44,7 @@ def write_config(world: World, tmp_path: Path, **extra: str) -> tuple[Path, dict
     github = extra.get("github_url", config.github.api_url)
     path.write_text(
         f'[database]\nurl = "{config.database.url}"\n'
-        f'[discourse]\nurl = "{discourse}"\n'
+        f'[discourse]\nurl = "{discourse}"\nrequests_per_minute = 0\n'
         f'[github]\napi_url = "{github}"\nrepo = "{config.github.repo}"\n'
         "seconds_between_requests = 0\nseconds_between_writes = 0\n"
         f"[schedule]\nsync_every_minutes = {INTERVAL_MINUTES}\n", encoding="utf-8")

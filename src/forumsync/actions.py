@@ -143,6 +143,17 @@ class SpecPlan:
     released_thread: int | None = None  # the thread it was linked to before this cycle
     scopes: set[str] = field(default_factory=set)  # problem sources read again this cycle
 
+    def __setattr__(self, name: str, value: object) -> None:
+        """A planning pass indexes SPECs by the fields that identify them (see
+        planner/context.py); a rule that changes one keeps the index true."""
+        watcher = self.__dict__.get("_watcher")
+        if watcher is not None and name in IDENTIFYING_FIELDS:
+            watcher(self, name, self.__dict__.get(name), value)
+        object.__setattr__(self, name, value)
+
+
+IDENTIFYING_FIELDS = ("spec_id", "introducing_pr", "path", "thread_id", "lost_thread_id")
+
 
 @dataclass
 class Plan:

@@ -50,6 +50,7 @@ class DiscourseConfig:
     accepted_category_id: int = 0
     committee_group: str = "spec-steering-committee"
     timeout_seconds: float = 30.0
+    requests_per_minute: int = 60  # Discourse's default admin API limit; 0: not paced
     stage_tags: dict[str, str] = field(default_factory=lambda: _stage_names("spec-"))
     api_key: str | None = field(default=None, repr=False, metadata={"secret": DISCOURSE_KEY_ENV})
 
@@ -60,7 +61,7 @@ class GithubConfig:
     repo: str = "scientific-python/specs"
     committee_team: str = "spec-steering-committee"
     core_projects_path: str = "core-projects"
-    seconds_between_requests: float = 0.25
+    seconds_between_requests: float = 0.0  # reads are paced by the rate-limit headers
     seconds_between_writes: float = 1.0
     timeout_seconds: float = 30.0
     stage_labels: dict[str, str] = field(default_factory=lambda: _stage_names("spec-"))
@@ -314,6 +315,8 @@ def _validate(config: Config, source: str) -> None:
     for key in ("seconds_between_requests", "seconds_between_writes", "timeout_seconds"):
         if getattr(config.github, key) < 0:
             fail(f"[github] {key}", "must be 0 or more")
+    if config.discourse.requests_per_minute < 0:
+        fail("[discourse] requests_per_minute", "must be 0 or more")
     if config.discourse.timeout_seconds <= 0:
         fail("[discourse] timeout_seconds", "must be more than 0")
     github = config.github

@@ -49,8 +49,13 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
             report.add_planned(spec)
         report.problems.extend(p.message for p in plan.problems)
         return report
+    read_posts = {t.id: t.posts for t in observation.threads.values()
+                  if not t.deleted and t.posts is not None}
+    read_comments = {n: p.comments for n, p in observation.pulls.items()
+                     if p.comments is not None}
     executor = Executor(sessions, clients.forum, clients.repo,
-                        lambda topic: settings.thread_url(topic), now, heartbeat)
+                        lambda topic: settings.thread_url(topic), now, heartbeat, read_posts,
+                        read_comments)
     failed_pulls, failed_paths = executor.apply(plan, report)
     with sessions.begin() as session:
         if stored.first_sync_at is None:

@@ -15,8 +15,8 @@ limit) fails the SPEC as a whole, to be planned and applied again next cycle.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ from forumsync.actions import (
 )
 from forumsync.errors import NotFound, ServiceError, backoff_delay
 from forumsync.markers import marker, with_marker
+from forumsync.records import CommentRecord, ForumPost
 
 if TYPE_CHECKING:
     from forumsync.forum import ForumClient
@@ -95,6 +96,8 @@ class Executor:
         thread_url: Callable[[int], str],
         now: datetime,
         heartbeat: Callable[[], None] | None = None,
+        read_posts: Mapping[int, Sequence[ForumPost]] | None = None,
+        read_comments: Mapping[int, Sequence[CommentRecord]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.forum = forum
@@ -102,10 +105,15 @@ class Executor:
         self.thread_url = thread_url
         self.now = now
         self.heartbeat = heartbeat or (lambda: None)
+        # topic -> its posts as this cycle read them: the worker is the only writer of its
+        # markers, so a key not among them is not on the forum (no second read to check)
+        self.read_posts = read_posts or {}
+        self.read_comments = read_comments or {}  # PR -> its comments, likewise
 
     def apply(self, plan: Plan, report: CycleReport) -> tuple[set[int], set[str]]:
         """Retry held writes that are due, then apply every SPEC's writes; returns the PRs
         and SPEC files of SPECs that failed, which the next cycle reads again."""
+        self.repo.take_written(), self.forum.take_replies()  # a cycle that crashed left these
         self.retry_held(report)
         failed_pulls: set[int] = set()
         failed_paths: set[str] = set()
@@ -131,6 +139,7 @@ class Executor:
                 continue
             scopes |= spec.scopes
             raised |= {(n.kind, n.subject[:200]) for n in spec.problems}
+        self._remember_own_writes(plan, failed_pulls, failed_threads)
         owners = {pr: spec.spec_id for spec in plan.specs
                   for pr in (*spec.pulls, spec.introducing_pr) if pr}
         with self.sessions.begin() as session:
@@ -145,6 +154,39 @@ class Executor:
                 report.problems.append(note.message)
             store.heal(session, scopes, raised, self.now, failed_specs)
         return failed_pulls, failed_paths
+
+    def _remember_own_writes(self, plan: Plan, failed_pulls: set[int],
+                             failed_threads: set[int]) -> None:
+        """What this cycle's own writes left on each side is remembered as seen, so the next
+        cycle does not read it back (no echo reads). Only when nothing a person did can hide
+        behind it: a PR's updated_at is taken as the time GitHub gave its last write (a change
+        after it moves updated_at again), unless the labels GitHub listed in answer to it are
+        not the ones planned (a person's label change before it); a thread's last post time
+        only when the service's replies are the posts right after the highest one read this
+        cycle (a person's reply in between leaves a gap in the numbers, and the thread is read
+        again)."""
+        for number, (at, labels) in self.repo.take_written().items():
+            state = plan.pulls.get(number)
+            if state is None or number in failed_pulls:
+                continue
+            if labels is not None and {n.casefold() for n in labels} != {
+                    n.casefold() for n in state.labels}:
+                continue  # someone else changed its labels meanwhile: read it again
+            if state.updated_at is None or at >= state.updated_at:
+                plan.pulls[number] = replace(state, updated_at=at)
+        for topic, replies in self.forum.take_replies().items():
+            thread = plan.threads.get(topic)
+            if thread is None or topic in failed_threads or thread.highest_post is None:
+                continue
+            highest, last = thread.highest_post, None
+            for number, at in sorted(replies):
+                if number != highest + 1:
+                    break
+                highest, last = number, at
+            else:
+                if last is not None:
+                    plan.threads[topic] = replace(thread, last_posted_at=last,
+                                                  highest_post=highest)
 
     def _apply_spec(self, spec: SpecPlan, report: CycleReport) -> None:
         created: dict[str, str] = {}
@@ -262,10 +304,11 @@ class Executor:
         tag = marker(effect.key)
         match effect:
             case ReplyOnThread(key, topic_id, body):
-                found = self.forum.find_post_containing(topic_id, tag)
+                found = self.forum.find_post_containing(topic_id, tag,
+                                                        self.read_posts.get(topic_id))
                 return str(found or self.forum.reply(topic_id, with_marker(body, key)))
             case CommentOnPull(key, pr, body):
-                found = self.repo.find_comment_containing(pr, tag)
+                found = self.repo.find_comment_containing(pr, tag, self.read_comments.get(pr))
                 return str(found or self.repo.create_comment(pr, with_marker(body, key)))
             case CreateThread(key, title, body, category_id, tags):
                 found = self.forum.topic_by_external_id(external_id(key))

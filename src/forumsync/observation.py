@@ -8,6 +8,7 @@ from datetime import datetime
 
 from forumsync.records import (
     Activity,
+    CommentRecord,
     ForumPost,
     IssueEvent,
     PullFile,
@@ -26,6 +27,7 @@ class PullObservation:
     head_doc: SpecDocument | None = None  # the SPEC document at the PR's head, if it has one
     events: tuple[IssueEvent, ...] = ()  # read when its labels or state changed
     activity: Activity | None = None  # latest human comment, review or commit
+    comments: tuple[CommentRecord, ...] | None = None  # all of them, when all were read
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from forumsync.errors import NotFound, ServiceError
 from forumsync.links import ThreadRef, thread_refs_in
 from forumsync.logs import progress
 from forumsync.observation import Committee, Observation, PullObservation, ThreadObservation
-from forumsync.records import PullRecord, SpecDocument, TopicSummary
+from forumsync.records import Activity, PullRecord, SpecDocument, TopicSummary
 from forumsync.specfiles import is_spec_path
 from forumsync.state import StoredState
 
@@ -180,10 +180,24 @@ class Observer:
         if spec_files and pull.state == "open":
             head_doc = self._document(spec_files[0].filename, pull.head_sha or "HEAD",
                                       f"pr-{pull.number}")
+        history = self._is_quiet_history(pull)
         events = tuple(self.repo.issue_events(pull.number)) if self._needs_events(
-            pull, tracked) else ()
-        activity = self.repo.pull_activity(pull.number) if tracked else None
-        return PullObservation(pull, files, head_doc, events, activity)
+            pull, tracked) and not (history and pull.merged) else ()
+        activity, comments = None, None
+        if tracked and history:  # its latest comment is not needed to judge anything
+            activity = Activity(pull.updated_at, "", "updated")
+        elif tracked:
+            activity, comments = self.repo.pull_timeline(pull.number)
+        return PullObservation(pull, files, head_doc, events, activity, comments)
+
+    def _is_quiet_history(self, pull: PullRecord) -> bool:
+        """A PR last updated before the announce window, seen by a first run: nothing about
+        it is announced, so neither its timeline (its latest comment: its updated_at stands
+        in) nor, once merged, its events (a merge counts as the committee's; its front matter
+        gives the stage) are read. A closed, unmerged PR's events are still read: who closed
+        it decides who may reopen it."""
+        window = timedelta(days=self.config.sync.announce_window_days)
+        return self.stored.first_sync_at is None and pull.updated_at < self.now - window
 
     def _needs_events(self, pull: PullRecord, touches_spec: bool) -> bool:
         """Events name who added or removed a stage label or closed a PR; read them only

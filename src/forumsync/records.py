@@ -78,6 +78,9 @@ class TopicRevision:
 class CreatedTopic:
     topic_id: int
     post_id: int
+    # what the answer also says of the new post (compared by ids only)
+    post_number: int | None = field(default=None, compare=False)
+    created_at: datetime | None = field(default=None, compare=False)
 
 
 # Discourse's Post.types: only a regular post is someone writing in the thread; the others

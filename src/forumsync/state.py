@@ -60,6 +60,7 @@ class ThreadState:
     last_posted_at: datetime | None = None
     revision: int = 1  # the first post's revisions up to this one have been read
     deleted: bool = False  # seen deleted: never linked again unless it comes back
+    highest_post: int | None = None  # this cycle's read: the highest post number (not stored)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from forumsync.actions import ProblemNote, SpecPlan
 from forumsync.manual_links import manual_links
@@ -29,7 +29,14 @@ FIRST_SYNC = "first-sync"
 
 
 def load_state(session: Session) -> StoredState:
-    specs = session.scalars(select(Spec).options(selectinload(Spec.link))).all()
+    """Everything remembered, read as plain rows (not ORM objects: every cycle reads it all,
+    and building thousands of tracked objects cost most of an idle cycle's CPU)."""
+    specs = session.execute(
+        select(Spec.id, Spec.stage, Spec.number, Spec.title, Spec.introducing_pr, Spec.path,
+               Link.thread_id, Link.method, Spec.is_draft, Spec.endorsed_by,
+               Spec.last_activity_at, Spec.last_actor, Spec.lost_thread_id,
+               Spec.history_read_at, Spec.history_discussion)
+        .outerjoin(Link, Link.spec_id == Spec.id).order_by(Spec.id)).all()
     first = session.get(Cursor, FIRST_SYNC)
     stage_sets = _stage_sets(session)
     owners: dict[int, list[int]] = {}
@@ -40,8 +47,7 @@ def load_state(session: Session) -> StoredState:
             SpecState(
                 id=s.id, stage=Stage(s.stage), number=s.number, title=s.title,
                 introducing_pr=s.introducing_pr, path=s.path,
-                thread_id=s.link.thread_id if s.link else None,
-                link_method=s.link.method if s.link else None,
+                thread_id=s.thread_id, link_method=s.method,
                 is_draft=s.is_draft, endorsed_by=tuple(s.endorsed_by or ()),
                 last_activity=Activity(aware(s.last_activity_at), s.last_actor or "", "")
                 if s.last_activity_at else None,
@@ -55,13 +61,17 @@ def load_state(session: Session) -> StoredState:
             p.number: PullState(p.number, p.state, tuple(p.labels or ()),
                                 tuple(sorted(owners.get(p.number, ()))),
                                 aware(p.updated_at) if p.updated_at else None, p.head_sha)
-            for p in session.scalars(select(PullRequest))
+            for p in session.execute(select(
+                PullRequest.number, PullRequest.state, PullRequest.labels,
+                PullRequest.updated_at, PullRequest.head_sha))
         },
         threads={
             t.id: ThreadState(t.id, tuple(t.tags or ()), t.category_id, t.slug, t.title,
                               aware(t.last_posted_at) if t.last_posted_at else None,
                               t.revision or 1, t.deleted_at is not None)
-            for t in session.scalars(select(Thread))
+            for t in session.execute(select(
+                Thread.id, Thread.tags, Thread.category_id, Thread.slug, Thread.title,
+                Thread.last_posted_at, Thread.revision, Thread.deleted_at))
         },
         manual_links=manual_links(session),
         first_sync_at=datetime.fromisoformat(first.value) if first and first.value else None,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import socket
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -72,6 +74,12 @@ class Shutdown:
 
 
 SHUTDOWN = Shutdown()
+
+
+def pause(seconds: float) -> None:
+    """A pacing wait that a stop cuts short (the next call then stops), so pacing never
+    holds up a clean shutdown."""
+    SHUTDOWN.requested.wait(seconds)
 
 # Called with (service, status, response headers) for each answer or failure to connect;
 # the Prometheus metrics register here (forumsync.metrics).
@@ -156,3 +164,80 @@ class ServiceLink:
         """A new cycle tries the service again."""
         self.down = None
         self.silences = 0
+
+
+class WindowPacer:
+    """At most `limit` requests in any `window` seconds, waited for before sending: a short
+    burst goes at once, a long run is spread to the limit (Discourse's admin API allows 60
+    a minute by default). `limit` 0: no pacing."""
+
+    def __init__(self, limit: int, window: float = 60.0, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = pause) -> None:
+        self.limit, self.window = limit, window
+        self.clock, self.sleep = clock, sleep
+        self.sent: deque[float] = deque()
+
+    def wait(self) -> float:
+        """Sleep until one more request fits the window; returns the seconds waited."""
+        if self.limit <= 0:
+            return 0.0
+        now = self.clock()
+        while self.sent and now - self.sent[0] >= self.window:
+            self.sent.popleft()
+        waited = 0.0
+        if len(self.sent) >= self.limit:
+            waited = self.window - (now - self.sent[0])
+            self.sleep(waited)
+            now = self.clock()
+            self.sent.popleft()
+        self.sent.append(now)
+        return waited
+
+
+class IntervalPacer:
+    """Requests at least `interval` seconds apart (GitHub asks this of writes, against its
+    secondary rate limits). `interval` 0: no pacing."""
+
+    def __init__(self, interval: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = pause) -> None:
+        self.interval, self.clock, self.sleep = interval, clock, sleep
+        self.last: float | None = None
+
+    def wait(self) -> float:
+        waited = 0.0
+        if self.interval > 0 and self.last is not None:
+            waited = max(0.0, self.interval - (self.clock() - self.last))
+            if waited:
+                self.sleep(waited)
+        self.last = self.clock()
+        return waited
+
+
+class RateLimitPacer:
+    """Reads paced only by what the service's headers say: with none of the rate limit left
+    (x-ratelimit-remaining 0), wait until its reset (x-ratelimit-reset, epoch seconds) before
+    the next request, if that is at most `max_wait`; a longer wait is left to the service,
+    whose refusal fails the call as a rate limit (the rest waits for the next cycle)."""
+
+    def __init__(self, max_wait: float, *, wall: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = pause) -> None:
+        self.max_wait, self.wall, self.sleep = max_wait, wall, sleep
+        self.exhausted_until: float | None = None
+
+    def update(self, headers: Mapping[str, str]) -> None:
+        h = {str(k).lower(): str(v).strip() for k, v in headers.items()}
+        remaining, reset = h.get("x-ratelimit-remaining", ""), h.get("x-ratelimit-reset", "")
+        if remaining.isdigit():
+            self.exhausted_until = float(reset) + 1 if remaining == "0" and reset.isdigit() \
+                else None
+
+    def wait(self) -> float:
+        if self.exhausted_until is None:
+            return 0.0
+        waited = self.exhausted_until - self.wall()
+        self.exhausted_until = None
+        if 0 < waited <= self.max_wait:
+            self.sleep(waited)
+            return waited
+        return 0.0

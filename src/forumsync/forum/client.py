@@ -28,8 +28,8 @@ from forumsync.config import DiscourseConfig
 from forumsync.errors import NotFound, ServiceError, scrub
 from forumsync.forum import parse as parsing
 from forumsync.forum.transport import MAX_WAIT, DiscourseAPI, Failure, backoff, classify
-from forumsync.records import CreatedTopic, ForumTopic, TopicRevision, TopicSummary
-from forumsync.transport import CONNECT_TIMEOUT, ServiceLink
+from forumsync.records import CreatedTopic, ForumPost, ForumTopic, TopicRevision, TopicSummary
+from forumsync.transport import CONNECT_TIMEOUT, ServiceLink, WindowPacer, pause
 
 __all__ = ["ForumClient"]
 
@@ -52,12 +52,17 @@ class ForumClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         retries: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        pace: Callable[[float], None] = pause,
     ) -> None:
         self.config = config
         self._sleep = sleep
         self._retries = max(0, retries)
         self._secret = config.api_key or ""
         self.link = ServiceLink(SERVICE)
+        # paced up front to the forum's limit, not only by retrying its 429s
+        self._pacer = WindowPacer(config.requests_per_minute, 60.0, clock=clock, sleep=pace)
+        self._replies: dict[int, list[tuple[int, datetime]]] = {}
         self._api = DiscourseAPI(config.url, config.api_username, config.api_key or "",
                                  (min(CONNECT_TIMEOUT, config.timeout_seconds),
                                   config.timeout_seconds))
@@ -169,17 +174,22 @@ class ForumClient:
                 break
         return frozenset(names)
 
-    def find_post_containing(self, topic_id: int, text: str) -> int | None:
-        """Via topic(): the first post (by post_number) by the service's own account whose
-        raw markdown contains `text` (a marker copied by someone else does not count).
+    def find_post_containing(self, topic_id: int, text: str,
+                             read: Sequence[ForumPost] | None = None) -> int | None:
+        """Via topic(), or among `read` (the topic's posts as read earlier this cycle, when
+        nothing but this service could have added its marker since): the first post (by
+        post_number) by the service's own account whose raw markdown contains `text` (a
+        marker copied by someone else does not count).
 
         Needs raw: Discourse drops HTML comments (the service's markers) when cooking.
         """
-        found = self.topic(topic_id)
-        if found is None:
-            return None
+        if read is None:
+            found = self.topic(topic_id)
+            if found is None:
+                return None
+            read = found.posts
         own = self.config.api_username.lower()
-        return next((post.id for post in found.posts
+        return next((post.id for post in read
                      if post.username.lower() == own and text in post.raw), None)
 
     # --- writing ---------------------------------------------------------------------------
@@ -201,11 +211,21 @@ class ForumClient:
                            payload)
 
     def reply(self, topic_id: int, raw: str) -> int:
-        """POST /posts.json {topic_id, raw}: the new post's id."""
+        """POST /posts.json {topic_id, raw}: the new post's id. Its number and time are
+        kept for `take_replies` (the service knows its own posts without reading them back)."""
         item = f"topic {topic_id}"
         payload = self._call("reply", item, lambda: self._api.post_json(
             "/posts.json", topic_id=int(topic_id), raw=raw))
-        return self._parse("reply", item, parsing.parse_created, payload).post_id
+        created = self._parse("reply", item, parsing.parse_created, payload)
+        if created.post_number is not None and created.created_at is not None:
+            self._replies.setdefault(int(topic_id), []).append(
+                (created.post_number, created.created_at))
+        return created.post_id
+
+    def take_replies(self) -> dict[int, list[tuple[int, datetime]]]:
+        """Topic -> (post number, time) of each reply made since the last call."""
+        replies, self._replies = self._replies, {}
+        return replies
 
     def send_group_message(self, group: str, title: str, raw: str, *,
                            external_id: str | None = None) -> CreatedTopic:
@@ -256,6 +276,10 @@ class ForumClient:
         """One request with bounded retries of transient failures; ServiceError otherwise."""
         for attempt in range(self._retries + 1):
             self.link.before(operation, item)
+            waited = self._pacer.wait()
+            if waited >= 1:
+                log.info("discourse: paced %.1fs before %s %s", waited, operation, item)
+                self.link.before(operation, item)  # a stop asked for while waiting
             try:
                 return request()
             except (DiscourseError, requests.RequestException) as exc:

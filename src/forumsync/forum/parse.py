@@ -162,7 +162,10 @@ class QueuedForReview(ValueError):
 def parse_created(payload: Mapping[str, Any]) -> CreatedTopic:
     if payload.get("action") == "enqueued" or "pending_post" in payload:
         raise QueuedForReview("the post was queued for moderator review")
-    return CreatedTopic(topic_id=int(payload["topic_id"]), post_id=int(payload["id"]))
+    number, created = payload.get("post_number"), payload.get("created_at")
+    return CreatedTopic(topic_id=int(payload["topic_id"]), post_id=int(payload["id"]),
+                        post_number=int(number) if number is not None else None,
+                        created_at=parse_iso(created) if created else None)
 
 
 def parse_members(payload: Mapping[str, Any]) -> tuple[set[str], int, int | None]:

@@ -76,4 +76,5 @@ def _finish(ctx: CycleContext) -> Plan:
         plan.deferred_pulls.update([spec.introducing_pr] if spec.introducing_pr else [])
         plan.deferred_paths.update([spec.path] if spec.path else [])
         plan.problems.extend(spec.problems)
+    ctx.release()
     return plan

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from forumsync.actions import Plan, ProblemNote, SpecPlan, StageChange
+from forumsync.actions import IDENTIFYING_FIELDS, Plan, ProblemNote, SpecPlan, StageChange
 from forumsync.links import pull_numbers_in
 from forumsync.markers import is_own as is_own_text
 from forumsync.observation import Observation, PullObservation, ThreadObservation
@@ -36,7 +37,11 @@ class CycleContext:
         self.stored = stored
         self.settings = settings
         self.result = Plan()
-        self.specs: list[SpecPlan] = [from_state(s) for s in stored.specs]
+        self.specs: list[SpecPlan] = []
+        # field -> value -> indexes of the SPECs holding it, kept true as rules change them
+        self._index: dict[str, dict[object, set[int]]] = {f: {} for f in IDENTIFYING_FIELDS}
+        for state in stored.specs:
+            self._register(from_state(state))
         self.touched: set[int] = set()  # indexes into self.specs
         first = stored.first_sync_at or obs.now
         self.quiet_before = first - timedelta(days=settings.announce_window_days)
@@ -48,27 +53,54 @@ class CycleContext:
         self.own_accounts = {a.casefold() for a in obs.own_accounts}
         self._mentions: dict[int, set[int]] | None = None
         self._mentioners: dict[int, list[int]] | None = None
+        self._opened_for: dict[int, list[int]] | None = None
+        self._pull_paths: dict[str, list[int]] | None = None
 
     # --- finding and touching SPECs -------------------------------------------------------
 
     def find(self, field: str, value: object) -> int | None:
-        for index, spec in enumerate(self.specs):
-            if getattr(spec, field) == value and not self.is_absorbed(spec):
-                return index
-        return None
+        """The first SPEC (in planning order) whose `field` is `value`, not absorbed."""
+        found = self.find_all(field, value)
+        return found[0] if found else None
 
     def find_all(self, field: str, value: object) -> list[int]:
-        return [i for i, s in enumerate(self.specs)
-                if getattr(s, field) == value and not self.is_absorbed(s)]
+        if field not in self._index or value is None:  # not indexed: a scan
+            return [i for i, s in enumerate(self.specs)
+                    if getattr(s, field) == value and not self.is_absorbed(s)]
+        return [i for i in sorted(self._index[field].get(value, ()))
+                if not self.is_absorbed(self.specs[i])]
+
+    def _register(self, spec: SpecPlan) -> int:
+        index = len(self.specs)
+        self.specs.append(spec)
+        for name in IDENTIFYING_FIELDS:
+            value = getattr(spec, name)
+            if value is not None:
+                self._index[name].setdefault(value, set()).add(index)
+
+        def moved(_spec: SpecPlan, name: str, old: object, new: object) -> None:
+            if old == new:
+                return
+            if old is not None:
+                self._index[name].get(old, set()).discard(index)
+            if new is not None:
+                self._index[name].setdefault(new, set()).add(index)
+
+        object.__setattr__(spec, "_watcher", moved)
+        return index
 
     def touch(self, index: int) -> SpecPlan:
         self.touched.add(index)
         return self.specs[index]
 
+    def release(self) -> None:
+        """The pass is over: the SPECs go to the executor without the index watching them."""
+        for spec in self.specs:
+            spec.__dict__.pop("_watcher", None)
+
     def add_spec(self, spec: SpecPlan) -> int:
-        self.specs.append(spec)
         self.fresh.add(spec.key)
-        return len(self.specs) - 1
+        return self._register(spec)
 
     def is_absorbed(self, spec: SpecPlan) -> bool:
         return spec.spec_id is not None and spec.spec_id in self.absorbed
@@ -105,8 +137,9 @@ class CycleContext:
             return None
         before = self.stored.threads.get(topic)
         read = max((r.number for r in seen.revisions), default=before.revision if before else 1)
+        highest = max((p.post_number for p in seen.posts), default=None) if seen.posts else None
         return ThreadState(seen.id, seen.tags, seen.category_id, seen.slug, seen.title,
-                           seen.last_posted_at, read)
+                           seen.last_posted_at, read, highest_post=highest)
 
     def is_deleted(self, topic: int) -> bool:
         """Seen deleted, this cycle or before (and not seen back since)."""
@@ -124,6 +157,27 @@ class CycleContext:
                 for number in prs:
                     self._mentioners.setdefault(number, []).append(topic)
         return self._mentioners.get(pr, [])
+
+    def threads_opened_for(self, pr: int,
+                           opened_for: Callable[[ThreadObservation], int | None]) -> list[int]:
+        """Threads read this cycle that the service opened for PR `pr` (`opened_for` reads
+        a thread's key); indexed once a cycle, not scanned per SPEC."""
+        if self._opened_for is None:
+            self._opened_for = {}
+            for topic, thread in self.obs.threads.items():
+                number = opened_for(thread)
+                if number is not None:
+                    self._opened_for.setdefault(number, []).append(topic)
+        return self._opened_for.get(pr, [])
+
+    def pulls_with_file(self, path: str) -> list[int]:
+        """PRs read this cycle that touch `path`, in PR order (indexed once a cycle)."""
+        if self._pull_paths is None:
+            self._pull_paths = {}
+            for number in sorted(self.obs.pulls):
+                for name in dict.fromkeys(f.filename for f in self.obs.pulls[number].files):
+                    self._pull_paths.setdefault(name, []).append(number)
+        return self._pull_paths.get(path, [])
 
     def pulls_mentioned_by(self, topic: int) -> set[int]:
         return self._pull_mentions().get(topic, set())

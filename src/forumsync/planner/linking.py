@@ -75,8 +75,12 @@ def _own_thread(ctx: CycleContext, index: int) -> list[Candidate]:
     """The thread the service once opened for this PR, found by its key (a lost database
     or a refused first link must not leave it orphaned)."""
     pr = ctx.specs[index].introducing_pr
+    if pr is None:
+        return []
+    threads = [ctx.obs.threads[t] for t in ctx.threads_opened_for(
+        pr, lambda thread: own_thread_pr(ctx, thread))]
     return [Candidate("created", ThreadRef(t.id, t.slug, ""), f"thread:topic-{t.id}")
-            for t in ctx.obs.threads.values() if pr is not None and own_thread_pr(ctx, t) == pr]
+            for t in threads]
 
 
 def _candidates(ctx: CycleContext, index: int) -> tuple[list[Candidate], list[Candidate]]:

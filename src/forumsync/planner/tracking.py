@@ -203,7 +203,8 @@ def track_main_doc(ctx: CycleContext, doc: SpecDocument) -> None:
 def _introducer_of(ctx: CycleContext, path: str) -> int | None:
     """The SPEC of the PR that added `path`, unless that SPEC's file is another one (a PR
     that added two SPEC files introduced the first; the second is a SPEC of its own)."""
-    for number, seen in ctx.obs.pulls.items():
+    for number in ctx.pulls_with_file(path):
+        seen = ctx.obs.pulls[number]
         if path in {f.filename for f in seen.files if f.status == "added"}:
             index = ctx.find("introducing_pr", number)
             if index is not None and ctx.specs[index].path in (None, path):
@@ -212,8 +213,8 @@ def _introducer_of(ctx: CycleContext, path: str) -> int | None:
 
 
 def _merging_pull(ctx: CycleContext, path: str) -> PullObservation | None:
-    merged = [s for s in ctx.obs.pulls.values() if s.pull.merged and any(
-        f.filename == path for f in s.files)]
+    merged = [s for s in map(ctx.obs.pulls.get, ctx.pulls_with_file(path))
+              if s is not None and s.pull.merged]
     return max(merged, key=lambda s: s.pull.merged_at or s.pull.updated_at, default=None)
 
 

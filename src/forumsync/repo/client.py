@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 from urllib.parse import quote
 
@@ -50,7 +51,13 @@ from forumsync.repo.transport import (
     rate_limit_wait,
 )
 from forumsync.timeutil import aware
-from forumsync.transport import CONNECT_TIMEOUT, ServiceLink
+from forumsync.transport import (
+    CONNECT_TIMEOUT,
+    IntervalPacer,
+    RateLimitPacer,
+    ServiceLink,
+    pause,
+)
 
 SERVICE = "github"
 SHA_MEDIA_TYPE = "application/vnd.github.sha"
@@ -74,6 +81,9 @@ class RepoClient:
         retries: int = 3,
         max_wait: float = DEFAULT_MAX_WAIT,
         per_page: int = 100,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        pace: Callable[[float], None] = pause,
     ) -> None:
         self.config = config
         self.repo = config.repo
@@ -85,9 +95,15 @@ class RepoClient:
         self._default_branch: str | None = None
         self._own_login: str | None = None  # "" once /user turned out unreadable
         self._known_labels: set[str] = set()
+        self._written: dict[int, datetime] = {}  # PR -> the server's time of the last write
+        self._labels_after: dict[int, tuple[str, ...]] = {}  # PR -> labels its answer listed
         # urllib3 retries a read timeout once itself, so the first that reaches the link
         # means two silences: the service is down for this cycle
         self.link = ServiceLink(SERVICE, silences_allowed=0)
+        # writes about a second apart (secondary limits); reads only by the rate-limit headers
+        self._pace_all = IntervalPacer(config.seconds_between_requests, clock=clock, sleep=pace)
+        self._pace_writes = IntervalPacer(config.seconds_between_writes, clock=clock, sleep=pace)
+        self._pace_limit = RateLimitPacer(max_wait, wall=wall, sleep=pace)
         # connect=0: a name that does not resolve or a refused connection is not retried
         retry = ServiceRetry(sleep=sleep, total=retries, connect=0, read=1,
                              max_rate_limit_wait=max_wait,
@@ -96,8 +112,8 @@ class RepoClient:
             base_url=config.api_url.rstrip("/"),
             auth=github_auth(config),
             timeout=max(1, math.ceil(config.timeout_seconds)),
-            seconds_between_requests=config.seconds_between_requests or None,
-            seconds_between_writes=config.seconds_between_writes or None,
+            seconds_between_requests=None,  # paced here, with a clock tests can drive
+            seconds_between_writes=None,
             retry=retry,
             per_page=per_page,
         )
@@ -243,11 +259,17 @@ class RepoClient:
         with self._guard("list comments", self._issue(number)):
             return [parsing.comment_from_json(c) for c in self._items(f"/issues/{number}/comments")]
 
-    def find_comment_containing(self, number: int, text: str) -> int | None:
+    def find_comment_containing(self, number: int, text: str,
+                                read: Sequence[CommentRecord] | None = None) -> int | None:
         """GET /repos/{o}/{r}/issues/{n}/comments until a comment contains `text` (the
         service's hidden marker) written by the token's own account (when GET /user tells
-        which): checked before writing, so a rerun never posts twice."""
+        which): checked before writing, so a rerun never posts twice. `read`: the PR's
+        comments as read earlier this cycle (no request), when nothing but this service could
+        have added its marker since."""
         own = self.own_login()
+        if read is not None:
+            return next((c.id for c in read if text in c.body and (
+                own is None or c.author.lower() == own.lower())), None)
         with self._guard("search comments", self._issue(number)):
             for raw in self._items(f"/issues/{number}/comments"):
                 author = ((raw.get("user") or {}).get("login") or "").lower()
@@ -256,6 +278,11 @@ class RepoClient:
         return None
 
     def pull_activity(self, number: int, exclude: Collection[str] = ()) -> Activity | None:
+        """The latest human activity on the pull (see `pull_timeline`)."""
+        return self.pull_timeline(number, exclude)[0]
+
+    def pull_timeline(self, number: int, exclude: Collection[str] = (),
+                      ) -> tuple[Activity | None, tuple[CommentRecord, ...] | None]:
         """GET /repos/{o}/{r}/issues/{n}/timeline: the latest human comment, review or commit
         on the pull, or None. Actors whose login is in `exclude` (any case: the service's
         own account) and comments carrying the hidden marker do not count.
@@ -264,7 +291,8 @@ class RepoClient:
         when it fits one page (`per_page`, 100 by default); otherwise its Link rel="last",
         then rel="prev" backwards only while a page holds nothing that counts, page 1 coming
         from the first answer: each page read at most once. Should GitHub send rel="next"
-        without rel="last", every page is read forwards instead.
+        without rel="last", every page is read forwards instead. Also the pull's comments, when
+        the whole timeline was read (None when only its newest end was).
         """
         with self._guard("read pull request activity", self._issue(number)):
             first, links = self._list_page(f"{self._base}/issues/{number}/timeline",
@@ -275,15 +303,15 @@ class RepoClient:
                     page, links = self._list_page(url)
                     items += page
                     url = links.get("next")
-                return parsing.latest_activity(items, exclude)
+                return parsing.latest_activity(items, exclude), parsing.timeline_comments(items)
             url = links.get("last")
             while url and parsing.page_number(url) != 1:
                 page, links = self._list_page(url)
                 found = parsing.latest_activity(page, exclude)
                 if found:
-                    return found
+                    return found, None
                 url = links.get("prev")
-            return parsing.latest_activity(first, exclude)
+            return parsing.latest_activity(first, exclude), None
 
     def own_login(self) -> str | None:
         """GET /user, once per client: the login the token acts as, so the engine knows its
@@ -327,25 +355,55 @@ class RepoClient:
         exists (GET /repos/{o}/{r}/labels/{name}; on 404 POST /repos/{o}/{r}/labels)."""
         with self._guard("add label", f"{self._issue(number)} {name!r}"):
             self._ensure_label(name)
-            self._send("POST", f"{self._base}/issues/{number}/labels", body={"labels": [name]})
+            _, headers, data = self._send("POST", f"{self._base}/issues/{number}/labels",
+                                          body={"labels": [name]})
+            self._wrote(number, headers, data)
 
     def remove_label(self, number: int, name: str) -> None:
         """DELETE /repos/{o}/{r}/issues/{n}/labels/{name}; a 404 means already gone."""
         with self._guard("remove label", f"{self._issue(number)} {name!r}"):
             try:
-                self._send("DELETE", f"{self._base}/issues/{number}/labels/{quote(name, safe='')}")
+                _, headers, data = self._send(
+                    "DELETE", f"{self._base}/issues/{number}/labels/{quote(name, safe='')}")
             except GithubException as exc:
                 if exc.status != 404:
                     raise
+                return
+            self._wrote(number, headers, data)
 
     def create_comment(self, number: int, body: str) -> int:
         """POST /repos/{o}/{r}/issues/{n}/comments; the new comment's id. Never repeated
         automatically (see `_repeatable`)."""
         with self._guard("create comment", self._issue(number)):
-            _, _, data = self._send(
+            _, headers, data = self._send(
                 "POST", f"{self._base}/issues/{number}/comments", body={"body": body}
             )
+            self._wrote(number, headers)
             return int(data["id"])
+
+    def take_written(self) -> dict[int, tuple[datetime, tuple[str, ...] | None]]:
+        """PR -> the server's time (its Date header) of the last write to it since the last
+        call, and the labels GitHub listed in answer to the last label write (None without
+        one): GitHub sets a PR's updated_at to the time of a label change or comment, so a PR
+        listed later with exactly that updated_at changed by nothing after those writes, and
+        labels other than the expected ones show a person's change before them."""
+        written = {n: (at, self._labels_after.get(n)) for n, at in self._written.items()}
+        self._written, self._labels_after = {}, {}
+        return written
+
+    def _wrote(self, number: int, headers: Mapping[str, Any], labels: Any = None) -> None:
+        if isinstance(labels, list):
+            self._labels_after[number] = tuple(
+                str(item.get("name")) for item in labels if isinstance(item, dict))
+        date = parsing.lower_keys(headers).get("date")
+        try:
+            at = parsedate_to_datetime(date) if date else None
+        except (TypeError, ValueError):
+            at = None
+        if at is None or at.tzinfo is None:
+            self._written.pop(number, None)  # unknown: the next cycle reads it again
+            return
+        self._written[number] = max(at, self._written.get(number, at))
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -377,9 +435,15 @@ class RepoClient:
     ) -> tuple[int, dict[str, str], Any]:
         """One request through PyGithub's Requester; GitHub's errors as GithubException."""
         self.link.before(verb, url)
+        waited = self._pace_limit.wait() + self._pace_all.wait()
+        if verb != "GET":
+            waited += self._pace_writes.wait()
+        if waited >= 1:
+            self.link.before(verb, url)  # a stop asked for while waiting
         status, response_headers, output = self._requester.requestJson(
             verb, url, dict(params) if params else None, headers, body
         )
+        self._pace_limit.update(response_headers)
         self.link.record(status, response_headers)
         if status >= 400 or not raw:
             data = json_or_none(output)

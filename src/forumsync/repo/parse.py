@@ -179,6 +179,11 @@ def latest_activity(
     return max(enumerate(found), key=lambda pair: (pair[1].at, pair[0]))[1]
 
 
+def timeline_comments(items: Iterable[Mapping[str, Any]]) -> tuple[CommentRecord, ...]:
+    """The comments among timeline items (each `commented` item is the comment itself)."""
+    return tuple(comment_from_json(item) for item in items if item.get("event") == "commented")
+
+
 def page_number(url: str) -> int | None:
     """The `page` a Link URL asks for; None when it names none (a cursor, say)."""
     values = parse_qs(urlsplit(url).query).get("page")

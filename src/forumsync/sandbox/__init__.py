@@ -48,7 +48,8 @@ class Sandbox:
         return replace(
             base,
             database=DatabaseConfig(url=database_url),
-            discourse=replace(base.discourse, url=self.discourse.base_url, timeout_seconds=5.0),
+            discourse=replace(base.discourse, url=self.discourse.base_url, timeout_seconds=5.0,
+                              requests_per_minute=0),
             github=replace(base.github, api_url=self.github.base_url, repo=self.github.full_name,
                            seconds_between_requests=0.0, seconds_between_writes=0.0,
                            timeout_seconds=5.0),

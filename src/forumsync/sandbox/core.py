@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -177,6 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header tells the sandbox's time, as a real server's tells its own."""
+        return format_datetime(self.server.service.clock.now(), usegmt=True)
 
     def _serve(self) -> None:
         service = self.server.service

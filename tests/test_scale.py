@@ -1,0 +1,166 @@
+"""What a cycle costs at N = 200 SPECs, as exact request counts (not timings), and that the
+service's memory of its own writes never hides a person's change."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+
+from forumsync.cycle import build_clients, run_cycle
+from forumsync.db import open_database
+from forumsync.models import PullRequest, Thread
+from forumsync.sandbox import Sandbox
+
+QUIET_GITHUB, QUIET_FORUM = 608, 409  # 3 and 2 per SPEC, and listings
+ANNOUNCING_GITHUB, ANNOUNCING_FORUM = 1009, 609  # 5 and 3 per SPEC, and listings
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("scale_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scale = _benchmark()
+
+
+@pytest.fixture(scope="module")
+def at_200() -> dict:
+    return scale.run_size(200, (1, 10, 100))
+
+
+def counts(row: dict) -> tuple[int, int, int, int]:
+    """(GitHub requests, GitHub rate-limit units, forum requests, writes on either side)."""
+    gh, forum = row["github"], row["discourse"]
+    return gh["requests"], gh["units"], forum["requests"], gh["writes"] + forum["writes"]
+
+
+def test_idle_cycle_at_200_specs(at_200: dict) -> None:
+    # the PR list and the default branch behind ETags (two free 304s); 7 forum listing pages
+    assert counts(at_200["idle"]) == (2, 0, 7, 0)
+
+
+def test_echo_cycle_costs_what_an_idle_one_does(at_200: dict) -> None:
+    # after 200 label writes, 200 comments, 200 replies and 200 retags: nothing read back;
+    # the PR list's second page is read once (every PR moved to the top by the writes)
+    assert counts(at_200["echo"]) == (3, 2, 7, 0)
+
+
+@pytest.mark.parametrize(("k", "expected"), [
+    (1, (2, 0, 8, 0)),  # one reply: its thread read
+    (10, (7, 6, 12, 0)),  # 5 replies, 5 PR comments: 5 threads, 5 PR timelines, the PR list
+    (100, (52, 51, 57, 0)),  # 50 + 50, the PR list's first page
+])
+def test_k_changes_cost_what_changed(at_200: dict, k: int, expected: tuple) -> None:
+    assert counts(at_200[f"k={k}"]) == expected
+
+
+def test_a_quiet_first_run_reads_no_timelines_or_events(at_200: dict) -> None:
+    # per SPEC: the PR's files and its SPEC document, its label; the thread, its tag
+    gh, _units, forum, writes = counts(at_200["first sync"])
+    assert (gh, forum, writes) == (QUIET_GITHUB, QUIET_FORUM, 401)  # one label created
+    assert at_200["first sync"]["requests_per_spec"] <= 5.1
+
+
+def test_an_announcing_first_run_checks_its_keys_in_what_it_read(at_200: dict) -> None:
+    # per SPEC: files, document, timeline, label, comment; thread, reply, tag
+    gh, _units, forum, writes = counts(at_200["first sync (announcing)"])
+    assert (gh, forum, writes) == (ANNOUNCING_GITHUB, ANNOUNCING_FORUM, 801)
+    assert at_200["first sync (announcing)"]["requests_per_spec"] <= 8.1
+    assert counts(at_200["echo (announcing)"])[3] == 0
+
+
+def test_naive_poller_reads_everything(at_200: dict) -> None:
+    gh, forum, _, _ = counts(at_200["naive, any cycle"])
+    assert gh == 2 + 2 * 200 + 1 and forum >= 200
+
+
+def test_quick_benchmark_writes_its_table_and_json(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "scale.json"
+    results = scale.main(["--quick", "--in-process", "--json", str(out)])
+    table = capsys.readouterr().out
+    assert "| 30 | echo |" in table and "naive, any cycle" in table
+    saved = json.loads(out.read_text())
+    assert set(saved) == {"10", "30"} and results[30]["echo"]["github"]["writes"] == 0
+
+
+def test_a_persons_reply_and_comment_after_the_writes_are_read(tmp_path: Path) -> None:
+    """The service remembers its own writes; what a person does after them is read."""
+    with Sandbox() as box:
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+        config, sessions = box.config(url), open_database(url)
+        clients = build_clients(config)
+        (topic, pr), = scale.seed(box, 1)
+
+        def cycle():
+            box.clock.advance(minutes=5)
+            report = run_cycle(config, sessions, clients, box.clock.now())
+            assert report.ok, report.failures
+
+        cycle()  # links, labels, tags, announces on both sides
+        box.discourse.reply("grace", topic, "A person's reply after the service's own.")
+        box.github.comment("grace", pr, "A person's comment after the service's own.")
+        box.reset_counts()
+        cycle()
+        assert box.discourse.requests["GET /t/{ref}.json"] == 1
+        assert box.github.requests["GET /repos/{owner}/{name}/issues/{number}/{kind}"] == 1
+        with sessions() as session:
+            remembered = session.get(Thread, topic).last_posted_at.replace(tzinfo=UTC)
+        assert remembered == box.discourse.posts_in(topic)[-1].created_at
+        box.reset_counts()
+        cycle()
+        assert box.request_total() == 3  # idle again
+
+
+def sync_with_a_person_first(box: Sandbox, tmp_path: Path, side: str, method: str,
+                             person: Callable[[int], object]):
+    """Sync once with `person(item)` acting just before each call of the service's own
+    write `method` on `side` ("forum" or "repo"), then reset the counts and sync again."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    config, sessions = box.config(url), open_database(url)
+    clients = build_clients(config)
+    client = getattr(clients, side)
+    real = getattr(client, method)
+
+    def after_a_person(item: int, *args):
+        person(item)
+        return real(item, *args)
+
+    for write in (after_a_person, real):
+        setattr(client, method, write)
+        box.reset_counts()
+        box.clock.advance(minutes=5)
+        assert run_cycle(config, sessions, clients, box.clock.now()).ok
+    return sessions
+
+
+def test_a_reply_between_read_and_write_is_not_hidden(tmp_path: Path) -> None:
+    """A person's reply that lands between the cycle's read of a thread and the service's
+    own reply leaves a gap in post numbers: the thread is read again next cycle."""
+    with Sandbox() as box:
+        scale.seed(box, 1)
+        sync_with_a_person_first(box, tmp_path, "forum", "reply", lambda topic: box.discourse
+                                 .reply("grace", topic, "Typed while the service was writing."))
+        assert box.discourse.requests["GET /t/{ref}.json"] == 1
+
+
+def test_a_label_added_between_read_and_write_is_not_hidden(tmp_path: Path) -> None:
+    """A person's label that lands between the cycle's read of a PR and the service's own
+    label write: the PR's updated_at is then the service's, but its labels differ from what
+    the service expects, so it is read again next cycle."""
+    with Sandbox() as box:
+        (_, pr), = scale.seed(box, 1)
+        sessions = sync_with_a_person_first(
+            box, tmp_path, "repo", "add_label",
+            lambda number: box.github.add_label("grace", number, "help wanted"))
+        assert box.github.requests["GET /repos/{owner}/{name}/issues/{number}/{kind}"] >= 1
+        with sessions() as session:
+            labels = session.get(PullRequest, pr).labels
+        assert "help wanted" in labels
