@@ -339,3 +339,24 @@ def test_hostile_front_matter_is_a_reported_file_and_holds_back_nothing(
     assert row_of_thread(world, topic).stage == "accepted"
     if front_matter == BOMB:
         assert any("aliases are not allowed" in p for p in report.problems)
+
+
+def test_a_change_made_just_before_the_services_own_write_is_not_hidden(world: World) -> None:
+    """The author withdraws the PR while the service is about to comment on it: the PR's
+    updated_at then equals the comment's time, and the next cycle must read it anyway."""
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    repo = world.clients.repo
+    real = repo.create_comment
+
+    def close_first(number: int, body: str) -> int:
+        if number == pr and world.github.pulls[pr].state == "open":
+            world.github.close_pull("ada", pr)
+        return real(number, body)
+
+    repo.create_comment = close_first  # type: ignore[method-assign]
+    world.sync()
+    repo.create_comment = real  # type: ignore[method-assign]
+    world.sync()
+    assert world.status()[pr].stage == "withdrawn"
+    assert world.tags(topic) == ("spec-withdrawn",)

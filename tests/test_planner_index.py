@@ -53,15 +53,15 @@ def test_planning_many_specs_is_not_quadratic() -> None:
         pulls = [seen_pull(pull(i + 1, body=f"https://discuss.example.org/t/x/{1000 + i}"),
                            files=(f"spec-{i:04d}/index.md",)) for i in range(n)]
         obs = observe(pulls=pulls, threads=threads)
-        started = time.process_time()
+        started = time.thread_time()
         plan = plan_cycle(obs, StoredState(), SETTINGS)
         assert len(plan.specs) == n
-        return time.process_time() - started
+        return time.thread_time() - started
 
     plan_time(50)  # warm up
-    small = min(plan_time(500) for _ in range(2))  # this process's CPU, the least of two
+    small = min(plan_time(500) for _ in range(2))  # this thread's CPU, the least of two
     large = min(plan_time(2000) for _ in range(2))
-    assert large < 8 * small, (small, large)
+    assert large < 10 * small, (small, large)  # linear: 4x; quadratic: 16x
 
 
 def test_the_planned_specs_leave_the_pass_unwatched() -> None:

@@ -226,3 +226,26 @@ def test_badge_and_text_colours_meet_wcag_aa() -> None:
         assert contrast(variables[name], "#ffffff") >= 4.5, name
     assert contrast("#8a1f1f", "#ffffff") >= 4.5  # stalled, ignored
     assert contrast(variables["link"], "#f2f2f2") >= 4.5
+
+
+def test_odd_keys_are_404_not_500(seeded: Seeded) -> None:
+    for key in ("pr-²", "pr-\u0661", "id-99999999999999999999", "pr-99999999999", "t-2147483648"):
+        assert seeded.client.get(f"/specs/{key}").status_code == 404, key
+        assert seeded.client.get(f"/api/specs/{key}").status_code == 404, key
+
+
+def test_a_specs_digest_lines_are_its_own_found_by_id(tmp_path: Path) -> None:
+    """Two ideas whose titles share a beginning: each page shows only its own lines."""
+    with Sandbox() as box:
+        world = World(box, tmp_path / "digest.db")
+        short = world.idea("SPEC idea: a")
+        long = world.idea("SPEC idea: array API adoption")
+        world.sync()
+        box.clock.advance(days=60)
+        world.sync()
+        client = TestClient(create_app(world.config, world.sessions, clock=box.clock.now))
+        lines = {topic: client.get(f"/api/specs/t-{topic}").json()["digest_lines"]
+                 for topic in (short, long)}
+    assert lines[short] and lines[long]
+    assert not any("array API" in line for line in lines[short]), lines[short]
+    assert all("array API" in line for line in lines[long]), lines[long]

@@ -210,15 +210,49 @@ def test_processed_deliveries_are_forgotten_after_a_week(hooks: Hooks) -> None:
 
     now = utcnow()
     assert deliveries.record(hooks.sessions, "github", "old", "ping", "", now - timedelta(days=8),
-                             needs_sync=True)
+                             needs_sync=False)  # a ping: stored done, no sync ever follows
     assert deliveries.record(hooks.sessions, "github", "new", "pull_request", "pr-1", now,
                              needs_sync=True)
+    deliveries.prune(hooks.sessions, now)
+    assert [row[1] for row in hooks.stored()] == ["new"]  # pending, and young: kept
     with hooks.sessions() as session:
         newest = deliveries.pending(session)
-    assert deliveries.mark_processed(hooks.sessions, newest, now - timedelta(days=8)) == 2
-    deliveries.mark_processed(hooks.sessions, newest, now)
-    assert [row[1] for row in hooks.stored()] == []  # both done 8 days before `now`
+    assert deliveries.mark_processed(hooks.sessions, newest, now - timedelta(days=8)) == 1
+    deliveries.prune(hooks.sessions, now)
+    assert [row[1] for row in hooks.stored()] == []  # done 8 days before `now`
     assert deliveries.record(hooks.sessions, "github", "new2", "pull_request", "", now,
                              needs_sync=True)
     deliveries.mark_processed(hooks.sessions, 10**9, now)
+    deliveries.prune(hooks.sessions, now)
     assert [row[1] for row in hooks.stored()] == ["new2"]  # done now: kept
+
+
+def test_a_failed_webhook_cycle_leaves_its_deliveries_pending_and_backs_off(hooks: Hooks) -> None:
+    import threading
+
+    from forumsync.serve import deliveries
+    from forumsync.timeutil import utcnow
+
+    assert deliveries.record(hooks.sessions, "github", "d1", "pull_request", "pr-1", utcnow(),
+                             needs_sync=True)
+    outcomes = ["unreachable", "failed", "ok"]
+    runs: list[str] = []
+
+    def sync() -> str:
+        runs.append(outcomes[len(runs)])
+        return runs[-1]
+
+    watcher = deliveries.DeliveryWatcher(hooks.sessions, sync, lambda work: work(),
+                                         threading.Event())
+    with hooks.sessions() as session:
+        newest = deliveries.pending(session)
+    watcher._sync_up_to(newest)
+    with hooks.sessions() as session:
+        assert deliveries.pending(session) == newest  # still pending after a failed cycle
+    assert watcher.attempts == 1 and watcher.retry_at > 0
+    watcher._sync_up_to(newest)
+    assert watcher.attempts == 2
+    watcher._sync_up_to(newest)
+    with hooks.sessions() as session:
+        assert deliveries.pending(session) == 0  # settled by the cycle that went well
+    assert runs == outcomes and watcher.attempts == 0

@@ -52,6 +52,7 @@ class DigestRow:
     days: int | None
     last_actor: str = ""
     endorsed_by: tuple[str, ...] = ()
+    spec_id: int | None = None
 
 
 @dataclass
@@ -64,6 +65,17 @@ class Digest:
     ignored_changes: list[str] = field(default_factory=list)
     failing: list[str] = field(default_factory=list)
     last_event_id: int = 0  # stage history up to here is covered by this digest
+    notes_by_spec: dict[int, list[str]] = field(default_factory=dict)  # list lines, by SPEC
+
+    def lines_about(self, spec_id: int) -> list[str]:
+        """The digest's lines about one SPEC, found by its id (never by its title)."""
+        rows = [(row, f"{row.days} days", True) for rows in self.stalled.values()
+                for row in rows]
+        rows += [(row, f"{row.days} days", False) for row in self.waiting_ideas]
+        rows += [(row, markdown_text(", ".join(row.endorsed_by), 200) or "none yet", True)
+                 for row in self.short_of_endorsements]
+        return [table_line(_cells(row, measure, with_pr)) for row, measure, with_pr in rows
+                if row.spec_id == spec_id] + self.notes_by_spec.get(spec_id, [])
 
     def is_empty(self) -> bool:
         return not (any(self.stalled.values()) or self.waiting_ideas or
@@ -113,24 +125,31 @@ def collect(session: Session, config: Config, now: datetime) -> Digest:
         waiting = (now - aware(first_seen.get(spec.id) or spec.created_at)).days
         digest.waiting_ideas.append(
             DigestRow(names[spec.id], Stage.IDEA, _thread_url(spec, settings), None, waiting,
-                      spec.last_actor or ""))
+                      spec.last_actor or "", spec_id=spec.id))
     for stage in digest.stalled:
         digest.stalled[stage].sort(key=lambda r: -(r.days or 0))
     open_problems = session.scalars(select(Problem).where(Problem.resolved_at.is_(None))
                                     .order_by(Problem.first_seen)).all()
     digest.number_clashes = [p.message for p in open_problems if p.kind == "number-clash"]
-    digest.failing = [f"{p.message} ({p.count} cycles)" for p in open_problems
-                      if p.kind == "sync-failed" and p.count >= KEEPS_FAILING]
-    digest.failing += [p.message for p in open_problems
-                       if p.kind in ("write-refused", "write-failed", "write-dropped")]
+    for problem in open_problems:
+        if problem.kind == "sync-failed" and problem.count >= KEEPS_FAILING:
+            line = f"{problem.message} ({problem.count} cycles)"
+        elif problem.kind in ("write-refused", "write-failed", "write-dropped"):
+            line = problem.message
+        else:
+            continue
+        digest.failing.append(line)
+        if problem.spec_id is not None:
+            digest.notes_by_spec.setdefault(problem.spec_id, []).append(f"- {line}")
     events = select(StageEvent).where(StageEvent.outcome.in_(("ignored", "conflict")),
                                       StageEvent.id > seen_events)
     digest.last_event_id = session.scalar(select(func.max(StageEvent.id))) or 0
     for event in session.scalars(events.order_by(StageEvent.occurred_at)):
         who = f"@{event.actor}" if event.actor else "someone"
-        digest.ignored_changes.append(
-            f"{names.get(event.spec_id, 'a SPEC')}: {event.outcome} — {who} set "
-            f"{event.to_stage} on {side_name(event.side)} ({event.reason})")
+        line = (f"{names.get(event.spec_id, 'a SPEC')}: {event.outcome} — {who} set "
+                f"{event.to_stage} on {side_name(event.side)} ({event.reason})")
+        digest.ignored_changes.append(line)
+        digest.notes_by_spec.setdefault(event.spec_id, []).append(f"- {line}")
     return digest
 
 
@@ -140,7 +159,7 @@ def _row(spec: Spec, stage: Stage, settings: PlanSettings, now: datetime) -> Dig
     return DigestRow(spec.title or fallback, stage, _thread_url(spec, settings),
                      settings.pull_url(pr) if pr else None,
                      days_idle(spec.last_activity_at, now), spec.last_actor or "",
-                     tuple(spec.endorsed_by or ()))
+                     tuple(spec.endorsed_by or ()), spec.id)
 
 
 def _thread_url(spec: Spec, settings: PlanSettings) -> str | None:
@@ -191,9 +210,12 @@ def _cells(row: DigestRow, measure: str, with_pr: bool = True) -> list[str]:
 def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |",
              "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
-              for row in rows]
+    lines += [table_line(row) for row in rows]
     return "\n".join(lines)
+
+
+def table_line(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
 # --- sending -------------------------------------------------------------------------------------

@@ -157,23 +157,14 @@ class Executor:
 
     def _remember_own_writes(self, plan: Plan, failed_pulls: set[int],
                              failed_threads: set[int]) -> None:
-        """What this cycle's own writes left on each side is remembered as seen, so the next
-        cycle does not read it back (no echo reads). Only when nothing a person did can hide
-        behind it: a PR's updated_at is taken as the time GitHub gave its last write (a change
-        after it moves updated_at again), unless the labels GitHub listed in answer to it are
-        not the ones planned (a person's label change before it); a thread's last post time
-        only when the service's replies are the posts right after the highest one read this
-        cycle (a person's reply in between leaves a gap in the numbers, and the thread is read
-        again)."""
-        for number, (at, labels) in self.repo.take_written().items():
-            state = plan.pulls.get(number)
-            if state is None or number in failed_pulls:
-                continue
-            if labels is not None and {n.casefold() for n in labels} != {
-                    n.casefold() for n in state.labels}:
-                continue  # someone else changed its labels meanwhile: read it again
-            if state.updated_at is None or at >= state.updated_at:
-                plan.pulls[number] = replace(state, updated_at=at)
+        """What this cycle's own replies left on a thread is remembered as seen, so the next
+        cycle does not read it back: a thread's last post time only when the service's replies
+        are the posts right after the highest one read this cycle (a person's reply in between
+        leaves a gap in the numbers, and the thread is read again). A PR the service wrote to
+        is read again: its `updated_at` (whole seconds, moved by the service's own write) cannot
+        tell a person's close, push, edit or comment just before or with the write from the
+        write itself (the hostile review hid each of them for good that way)."""
+        self.repo.take_written()  # kept by the adapter; not trusted to hide a read
         for topic, replies in self.forum.take_replies().items():
             thread = plan.threads.get(topic)
             if thread is None or topic in failed_threads or thread.highest_post is None:

@@ -200,7 +200,8 @@ class Worker:
         job = self._scheduler.get_job("digest") if self._scheduler else None
         return job.next_run_time if job else None
 
-    def sync_once(self) -> None:
+    def sync_once(self) -> str:
+        """One cycle; returns its outcome: ok, failed, unreachable or stopped."""
         from forumsync.cycle import run_cycle, unreachable
 
         started, clock = utcnow(), time.monotonic()
@@ -216,7 +217,7 @@ class Worker:
         except StopRequested:
             event(log, "cycle stopped by signal")
             self._finish("stopped", clock)
-            return
+            return "stopped"
         except Exception:
             self._finish("error", clock)
             raise
@@ -234,6 +235,7 @@ class Worker:
             event(log, "stage", detail=line)
         outcome = "unreachable" if down else ("ok" if report.ok else "failed")
         self._finish(outcome, clock, actions=len(report.actions))
+        return outcome
 
     def _finish(self, outcome: str, clock: float, **fields: object) -> None:
         seconds = time.monotonic() - clock

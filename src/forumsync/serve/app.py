@@ -172,4 +172,6 @@ def create_app(config: Config, sessions: sessionmaker[Session], *,
     if config.serve.basic_auth_user:
         middleware.append(Middleware(BasicAuth, user=config.serve.basic_auth_user,
                                      password=config.serve.basic_auth_password or ""))
-    return Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.private = bool(config.serve.basic_auth_user)
+    return app

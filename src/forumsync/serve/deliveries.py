@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -25,6 +26,12 @@ from forumsync.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # a worker in another process than the web app sees a delivery this late
+PRUNE_EVERY = 600.0  # seconds between forgetting old deliveries
+# A cycle that failed (a service down, an item failing, an error) leaves its deliveries
+# pending; they are tried again after 5 s, 10 s, ... at most `MAX_BACKOFF`, and after
+# `MAX_ATTEMPTS` left to the scheduled polling, which reads the same changes.
+MAX_BACKOFF = 300.0
+MAX_ATTEMPTS = 6
 # Processed deliveries are kept this long to recognise redeliveries (GitHub offers to
 # redeliver for 3 days), then deleted, so the table stays small.
 KEEP = timedelta(days=7)
@@ -51,12 +58,18 @@ def pending(session: Session) -> int:
 
 
 def mark_processed(sessions: sessionmaker[Session], up_to: int, now: datetime) -> int:
-    """Deliveries up to `up_to` are done; those done more than `KEEP` ago are forgotten."""
+    """Deliveries up to `up_to` are done."""
     with sessions.begin() as session:
         done = session.execute(update(Delivery).where(
             Delivery.processed_at.is_(None), Delivery.id <= up_to).values(processed_at=now))
-        session.execute(delete(Delivery).where(Delivery.processed_at < now - KEEP))
     return done.rowcount or 0
+
+
+def prune(sessions: sessionmaker[Session], now: datetime) -> None:
+    """Deliveries done more than `KEEP` ago are forgotten (a ping, or an event we do not
+    follow, is stored done at once: pruning cannot wait for a followed one)."""
+    with sessions.begin() as session:
+        session.execute(delete(Delivery).where(Delivery.processed_at < now - KEEP))
 
 
 def recent(session: Session, limit: int = 20) -> list[Delivery]:
@@ -69,7 +82,7 @@ class DeliveryWatcher:
 
     `run_job` runs a callable as one of the worker's jobs (under its one-job mutex)."""
 
-    def __init__(self, sessions: sessionmaker[Session], sync: Callable[[], None],
+    def __init__(self, sessions: sessionmaker[Session], sync: Callable[[], str | None],
                  run_job: Callable[[Callable[[], None]], None], stop: threading.Event,
                  poll_seconds: float = POLL_SECONDS) -> None:
         self.sessions = sessions
@@ -78,6 +91,9 @@ class DeliveryWatcher:
         self.stop = stop
         self.poll = poll_seconds
         self.woken = threading.Event()
+        self.attempts = 0
+        self.retry_at = 0.0  # time.monotonic() before which no webhook cycle is tried again
+        self.pruned_at = float("-inf")
 
     def wake(self) -> None:
         self.woken.set()
@@ -94,17 +110,30 @@ class DeliveryWatcher:
             if self.stop.is_set():
                 return
             try:
+                if time.monotonic() - self.pruned_at >= PRUNE_EVERY:
+                    prune(self.sessions, utcnow())
+                    self.pruned_at = time.monotonic()
                 with self.sessions() as session:
                     newest = pending(session)
             except Exception:  # a database hiccup: the next poll tries again
                 log.warning("reading webhook deliveries failed", exc_info=True)
                 continue
-            if newest:
-                def webhook_sync(newest: int = newest) -> None:
-                    """One cycle for every delivery stored up to `newest`: it starts after
-                    they were stored, so it reads what they announced."""
-                    event(log, "webhook sync", up_to_delivery=newest)
-                    self.sync()
-                    mark_processed(self.sessions, newest, utcnow())
+            if newest and time.monotonic() >= self.retry_at:
+                self.run_job(lambda newest=newest: self._sync_up_to(newest))
 
-                self.run_job(webhook_sync)
+    def _sync_up_to(self, newest: int) -> None:
+        """One cycle for every delivery stored up to `newest`: it starts after they were
+        stored, so it reads what they announced. Only a cycle that went well settles them."""
+        event(log, "webhook sync", up_to_delivery=newest, attempt=self.attempts + 1)
+        outcome = "error"
+        try:
+            outcome = self.sync() or "ok"
+        finally:
+            if outcome == "ok" or self.attempts + 1 >= MAX_ATTEMPTS:
+                mark_processed(self.sessions, newest, utcnow())
+                self.attempts, self.retry_at = 0, 0.0
+            elif outcome != "stopped":
+                self.attempts += 1
+                self.retry_at = time.monotonic() + min(MAX_BACKOFF, 5.0 * 2 ** (self.attempts - 1))
+                event(log, "webhook sync to be tried again", logging.WARNING, outcome=outcome,
+                      in_seconds=round(self.retry_at - time.monotonic()))

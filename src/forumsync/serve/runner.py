@@ -20,6 +20,11 @@ class BackgroundServer:
     """uvicorn on a thread of its own; `port=0` picks a free port (see `.port`)."""
 
     def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 8080) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1") and not getattr(
+                app.state, "private", False):
+            event(log, "the dashboard, its digest dry run and the delivery log are public on "
+                  "this address: set [serve] basic_auth_user (and FORUMSYNC_SERVE_PASSWORD) "
+                  "unless a proxy guards them", logging.WARNING, host=host)
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
                                                     log_level="warning", access_log=False,
                                                     lifespan="off"))

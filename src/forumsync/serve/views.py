@@ -36,7 +36,7 @@ def spec_key(spec: Spec) -> str:
 
 def find_spec(session: Session, key: str) -> Spec | None:
     kind, _, value = key.partition("-")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):  # an INTEGER, not ²
         return None
     number = int(value)
     query = select(Spec).options(selectinload(Spec.link))
@@ -138,7 +138,7 @@ def spec_page(session: Session, spec: Spec, config: Config, now: datetime) -> di
 
 def _target_url(target: str, settings: PlanSettings) -> str | None:
     kind, _, value = target.partition("/")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
         return None
     return settings.pull_url(int(value)) if kind == "pr" else (
         settings.thread_url(int(value)) if kind == "topic" else None)
@@ -146,11 +146,7 @@ def _target_url(target: str, settings: PlanSettings) -> str | None:
 
 def digest_lines(session: Session, spec: Spec, config: Config, now: datetime) -> list[str]:
     """The lines of the next digest that are about this SPEC (sent digests keep no copy)."""
-    built = digests.collect(session, config, now)
-    name = spec.title or f"SPEC {spec.number}"
-    lines = [line for line in digests.render(built).splitlines()
-             if line.startswith(("|", "-")) and name in line]
-    return lines
+    return digests.collect(session, config, now).lines_about(spec.id)
 
 
 def next_digest(session: Session, config: Config, now: datetime) -> dict[str, Any]:

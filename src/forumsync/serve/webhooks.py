@@ -132,7 +132,7 @@ def handler(source: Source, config: Config, sessions: sessionmaker[Session],
                                           f"{source.event_header}"}, 400)
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past any real payload
             return JSONResponse({"error": "the body is not JSON"}, 400)
         subject, name = _subject_and_kind(source, kind, payload)
         needs_sync = kind in followed
