@@ -113,7 +113,7 @@ class Executor:
     def apply(self, plan: Plan, report: CycleReport) -> tuple[set[int], set[str]]:
         """Retry held writes that are due, then apply every SPEC's writes; returns the PRs
         and SPEC files of SPECs that failed, which the next cycle reads again."""
-        self.repo.take_written(), self.forum.take_replies()  # a cycle that crashed left these
+        self.forum.take_replies()  # a cycle that crashed left these
         self.retry_held(report)
         failed_pulls: set[int] = set()
         failed_paths: set[str] = set()
@@ -139,7 +139,7 @@ class Executor:
                 continue
             scopes |= spec.scopes
             raised |= {(n.kind, n.subject[:200]) for n in spec.problems}
-        self._remember_own_writes(plan, failed_pulls, failed_threads)
+        self._remember_own_replies(plan, failed_threads)
         owners = {pr: spec.spec_id for spec in plan.specs
                   for pr in (*spec.pulls, spec.introducing_pr) if pr}
         with self.sessions.begin() as session:
@@ -155,8 +155,7 @@ class Executor:
             store.heal(session, scopes, raised, self.now, failed_specs)
         return failed_pulls, failed_paths
 
-    def _remember_own_writes(self, plan: Plan, failed_pulls: set[int],
-                             failed_threads: set[int]) -> None:
+    def _remember_own_replies(self, plan: Plan, failed_threads: set[int]) -> None:
         """What this cycle's own replies left on a thread is remembered as seen, so the next
         cycle does not read it back: a thread's last post time only when the service's replies
         are the posts right after the highest one read this cycle (a person's reply in between
@@ -164,7 +163,6 @@ class Executor:
         is read again: its `updated_at` (whole seconds, moved by the service's own write) cannot
         tell a person's close, push, edit or comment just before or with the write from the
         write itself (the hostile review hid each of them for good that way)."""
-        self.repo.take_written()  # kept by the adapter; not trusted to hide a read
         for topic, replies in self.forum.take_replies().items():
             thread = plan.threads.get(topic)
             if thread is None or topic in failed_threads or thread.highest_post is None:

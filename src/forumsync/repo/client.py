@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 from urllib.parse import quote
 
@@ -95,8 +94,6 @@ class RepoClient:
         self._default_branch: str | None = None
         self._own_login: str | None = None  # "" once /user turned out unreadable
         self._known_labels: set[str] = set()
-        self._written: dict[int, datetime] = {}  # PR -> the server's time of the last write
-        self._labels_after: dict[int, tuple[str, ...]] = {}  # PR -> labels its answer listed
         # urllib3 retries a read timeout once itself, so the first that reaches the link
         # means two silences: the service is down for this cycle
         self.link = ServiceLink(SERVICE, silences_allowed=0)
@@ -355,55 +352,27 @@ class RepoClient:
         exists (GET /repos/{o}/{r}/labels/{name}; on 404 POST /repos/{o}/{r}/labels)."""
         with self._guard("add label", f"{self._issue(number)} {name!r}"):
             self._ensure_label(name)
-            _, headers, data = self._send("POST", f"{self._base}/issues/{number}/labels",
-                                          body={"labels": [name]})
-            self._wrote(number, headers, data)
+            self._send("POST", f"{self._base}/issues/{number}/labels", body={"labels": [name]})
 
     def remove_label(self, number: int, name: str) -> None:
         """DELETE /repos/{o}/{r}/issues/{n}/labels/{name}; a 404 means already gone."""
         with self._guard("remove label", f"{self._issue(number)} {name!r}"):
             try:
-                _, headers, data = self._send(
+                self._send(
                     "DELETE", f"{self._base}/issues/{number}/labels/{quote(name, safe='')}")
             except GithubException as exc:
                 if exc.status != 404:
                     raise
                 return
-            self._wrote(number, headers, data)
 
     def create_comment(self, number: int, body: str) -> int:
         """POST /repos/{o}/{r}/issues/{n}/comments; the new comment's id. Never repeated
         automatically (see `_repeatable`)."""
         with self._guard("create comment", self._issue(number)):
-            _, headers, data = self._send(
+            _, _, data = self._send(
                 "POST", f"{self._base}/issues/{number}/comments", body={"body": body}
             )
-            self._wrote(number, headers)
             return int(data["id"])
-
-    def take_written(self) -> dict[int, tuple[datetime, tuple[str, ...] | None]]:
-        """PR -> the server's time (its Date header) of the last write to it since the last
-        call, and the labels GitHub listed in answer to the last label write (None without
-        one): GitHub sets a PR's updated_at to the time of a label change or comment, so a PR
-        listed later with exactly that updated_at changed by nothing after those writes, and
-        labels other than the expected ones show a person's change before them."""
-        written = {n: (at, self._labels_after.get(n)) for n, at in self._written.items()}
-        self._written, self._labels_after = {}, {}
-        return written
-
-    def _wrote(self, number: int, headers: Mapping[str, Any], labels: Any = None) -> None:
-        if isinstance(labels, list):
-            self._labels_after[number] = tuple(
-                str(item.get("name")) for item in labels if isinstance(item, dict))
-        date = parsing.lower_keys(headers).get("date")
-        try:
-            at = parsedate_to_datetime(date) if date else None
-        except (TypeError, ValueError):
-            at = None
-        if at is None or at.tzinfo is None:
-            self._written.pop(number, None)  # unknown: the next cycle reads it again
-            return
-        self._written[number] = max(at, self._written.get(number, at))
 
     # --- plumbing ------------------------------------------------------------------------
 
