@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -190,6 +191,21 @@ def test_comments_create_and_find_marker(github: GithubSide) -> None:
     comments = client.comments(OPEN_SPEC)
     assert [c.author for c in comments] == [COMMITTEE[0], "dave-author", "forumsync-bot"]
     assert comments[-1].id == new_id and marker in comments[-1].body
+
+
+def test_own_writes_are_remembered_and_comments_since_listed_by_pr(github: GithubSide) -> None:
+    client = github.client(per_page=2)
+    new_id = client.create_comment(OPEN_SPEC, "A note.")
+    client.add_label(OPEN_SPEC, "spec-draft")
+
+    written = client.take_written()
+    (at, own), = [written[OPEN_SPEC]]
+    assert own == {new_id} and at is not None and at.tzinfo is not None
+    assert client.take_written() == {}  # taken once
+    everything = client.comment_ids_since(datetime(2000, 1, 1, tzinfo=UTC))
+    assert everything[OPEN_SPEC] == {c.id for c in client.comments(OPEN_SPEC)}
+    newest = client.comments(OPEN_SPEC)[-1].created_at
+    assert new_id in client.comment_ids_since(newest)[OPEN_SPEC]
 
 
 def test_team_members_with_token_and_none_without(github: GithubSide) -> None:

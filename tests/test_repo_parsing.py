@@ -19,6 +19,7 @@ from forumsync.repo import (
     decode_content,
     etag_of,
     event_from_json,
+    issue_number_of,
     latest_activity,
     lower_keys,
     next_page,
@@ -297,6 +298,16 @@ def test_real_comment_create_response() -> None:
 
     assert comment.id == 1437480477 and comment.author == "ehuss"
     assert comment.created_at == datetime(2023, 2, 20, 19, 42, 33, tzinfo=UTC)
+
+
+def test_a_comment_belongs_to_the_issue_its_issue_url_names() -> None:
+    real = load("issue_comment_create.json")["response_body"]
+    assert issue_number_of(real) == 81
+    api = "https://ghe.example.org/api/v3/repos/o/r"
+    assert issue_number_of({"issue_url": f"{api}/issues/7/"}) == 7
+    for odd in ({}, {"issue_url": None}, {"issue_url": f"{api}/pulls/7"},
+                {"issue_url": f"{api}/issues/\u0667"}, {"issue_url": "7"}):
+        assert issue_number_of(odd) is None
 
 
 def test_real_label_payloads_have_the_label_object_shape() -> None:

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from forumsync import store
+from forumsync import echo, store
 from forumsync.config import Config
 from forumsync.executor import CycleReport, Executor
-from forumsync.observer import BLOBS_CURSOR, Clients, Cursors, Observer
+from forumsync.observer import BLOBS_CURSOR, CURSOR_OVERLAP, Clients, Cursors, Observer
 from forumsync.planner import PlanSettings, plan_cycle
 from forumsync.transport import Unreachable
 
@@ -57,6 +57,10 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
                         lambda topic: settings.thread_url(topic), now, heartbeat, read_posts,
                         read_comments)
     failed_pulls, failed_paths = executor.apply(plan, report)
+    own_writes = echo.remembered(clients.repo.take_written(),
+                                 {n: seen.pull for n, seen in observation.pulls.items()},
+                                 plan.pulls, failed_pulls,
+                                 (clients.repo.listed_at or now) - CURSOR_OVERLAP)
     with sessions.begin() as session:
         if stored.first_sync_at is None:
             store.set_cursor(session, store.FIRST_SYNC, now.isoformat())
@@ -64,9 +68,11 @@ def run_cycle(config: Config, sessions: sessionmaker[Session], clients: Clients,
             store.note_problem(session, note, now)
         for number in observation.pulls.keys() - failed_pulls:  # synced fine this time
             store.resolve_problem(session, "sync-failed", f"pr-{number}", now)
+        store.pulls_seen_at(session, observer.cursors.echoes)
         # what failed is read again next cycle; everything else moves on
         observer.cursors.save(session, observer.failed_pulls | failed_pulls | plan.deferred_pulls,
-                              observer.failed_paths | failed_paths | plan.deferred_paths)
+                              observer.failed_paths | failed_paths | plan.deferred_paths,
+                              own_writes)
     return report
 
 

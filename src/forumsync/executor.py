@@ -159,10 +159,7 @@ class Executor:
         """What this cycle's own replies left on a thread is remembered as seen, so the next
         cycle does not read it back: a thread's last post time only when the service's replies
         are the posts right after the highest one read this cycle (a person's reply in between
-        leaves a gap in the numbers, and the thread is read again). A PR the service wrote to
-        is read again: its `updated_at` (whole seconds, moved by the service's own write) cannot
-        tell a person's close, push, edit or comment just before or with the write from the
-        write itself (the hostile review hid each of them for good that way)."""
+        leaves a gap in the numbers, and the thread is read again). PRs: forumsync.echo."""
         for topic, replies in self.forum.take_replies().items():
             thread = plan.threads.get(topic)
             if thread is None or topic in failed_threads or thread.highest_post is None:

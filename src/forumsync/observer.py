@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from forumsync import store
+from forumsync import echo, store
 from forumsync.actions import ProblemNote
 from forumsync.config import Config
 from forumsync.errors import NotFound, ServiceError
@@ -60,6 +60,8 @@ class Cursors:
     read_pulls_etag: str | None = None
     read_head: tuple[str, str | None] | None = None  # (sha, etag) when the head moved
     read_blobs: dict[str, str] | None = None
+    own_writes: dict[int, echo.OwnWrite] = field(default_factory=dict)  # the last cycle's
+    echoes: dict[int, datetime] = field(default_factory=dict)  # PR -> updated_at, own echo
 
     @classmethod
     def load(cls, session: Session) -> Cursors:
@@ -72,10 +74,15 @@ class Cursors:
             head_sha=head.value if head else None,
             head_etag=head.etag if head else None,
             blobs=json.loads(blobs.value) if blobs and blobs.value else {},
+            own_writes=echo.load(session),
         )
 
-    def save(self, session: Session, failed_pulls: set[int], failed_paths: set[str]) -> None:
-        """Move each cursor past what was read, but not past an item that failed."""
+    def save(self, session: Session, failed_pulls: set[int], failed_paths: set[str],
+             own_writes: dict[int, echo.OwnWrite]) -> None:
+        """Move each cursor past what was read, but not past an item that failed; remember
+        this cycle's `own_writes` and the last cycle's that no PR list showed yet."""
+        unseen = {n: w for n, w in self.own_writes.items() if n not in self.read_pulls}
+        echo.save(session, unseen | own_writes)
         since, etag = self.pulls_since, self.read_pulls_etag or self.pulls_etag
         if self.read_pulls:
             failed = [t for n, t in self.read_pulls.items() if n in failed_pulls]
@@ -142,14 +149,19 @@ class Observer:
         listed, etag = self.repo.pulls_updated_since(
             since - CURSOR_OVERLAP if since else None, self.cursors.pulls_etag)
         self.cursors.read_pulls_etag = etag
-        seen: dict[int, PullObservation] = {}
-        limited = False
-        for done, pull in enumerate(listed, 1):
-            progress("pull requests", done, len(listed))
+        changed = []
+        for pull in listed:
             self.cursors.read_pulls[pull.number] = pull.updated_at
             before = self.stored.pulls.get(pull.number)
-            if before is not None and before.updated_at == pull.updated_at:
-                continue  # read again only because of the cursor's overlap: unchanged
+            if before is None or before.updated_at != pull.updated_at:
+                changed.append(pull)  # else listed again only for the cursor's overlap
+        self.cursors.echoes = self._own_echoes(changed)
+        seen: dict[int, PullObservation] = {}
+        limited = False
+        for done, pull in enumerate(changed, 1):
+            progress("pull requests", done, len(changed))
+            if pull.number in self.cursors.echoes:
+                continue  # only the service's own writes changed it
             if limited:  # out of requests: the rest waits for the next cycle
                 self.failed_pulls.add(pull.number)
                 continue
@@ -165,6 +177,22 @@ class Observer:
             self.failures.append(f"github: rate limited; {len(self.failed_pulls)} pull requests "
                                  "wait for the next cycle")
         return seen
+
+    def _own_echoes(self, changed: list[PullRecord]) -> dict[int, datetime]:
+        """The changed PRs that only the service's own writes changed (see forumsync.echo),
+        with their updated_at: one read of the repository's comments since those writes."""
+        writes = {p.number: self.cursors.own_writes[p.number] for p in changed
+                  if p.number in self.cursors.own_writes
+                  and self.cursors.own_writes[p.number].matches(p)}
+        if not writes:
+            return {}
+        try:
+            comments = self.repo.comment_ids_since(min(w.since for w in writes.values()))
+        except ServiceError:
+            return {}  # read each of them instead
+        people = echo.people_commented(writes, comments)
+        return {p.number: p.updated_at for p in changed
+                if p.number in writes and p.number not in people}
 
     def _pull_details(self, pull: PullRecord) -> PullObservation:
         """Files and front matter are read again only when the PR's head or state moved (a

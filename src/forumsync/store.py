@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
@@ -211,6 +212,13 @@ def save_pull(session: Session, state: PullState, spec_id: int | None = None) ->
     row.updated_at = state.updated_at or row.updated_at
     row.head_sha = state.head_sha or row.head_sha
     session.add(row)
+
+
+def pulls_seen_at(session: Session, updated: Mapping[int, datetime]) -> None:
+    """PR -> updated_at: changed by nothing but what the service already remembers."""
+    for number, at in updated.items():
+        session.execute(update(PullRequest).where(PullRequest.number == number)
+                        .values(updated_at=at))
 
 
 def save_thread(session: Session, state: ThreadState) -> None:

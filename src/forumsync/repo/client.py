@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 from urllib.parse import quote
 
@@ -94,6 +95,9 @@ class RepoClient:
         self._default_branch: str | None = None
         self._own_login: str | None = None  # "" once /user turned out unreadable
         self._known_labels: set[str] = set()
+        self._written: dict[int, datetime | None] = {}  # PR -> GitHub's time of the last write
+        self._own_comments: dict[int, set[int]] = {}  # PR -> comments written on it
+        self.listed_at: datetime | None = None  # GitHub's time of the last PR list read
         # urllib3 retries a read timeout once itself, so the first that reaches the link
         # means two silences: the service is down for this cycle
         self.link = ServiceLink(SERVICE, silences_allowed=0)
@@ -144,6 +148,7 @@ class RepoClient:
             new_etag = None
             for index, (status, headers, page) in enumerate(self._pages("/pulls", params, first)):
                 if index == 0:
+                    self.listed_at = _server_time(headers)
                     if status == 304:
                         return [], etag
                     new_etag = parsing.etag_of(headers)
@@ -256,6 +261,19 @@ class RepoClient:
         with self._guard("list comments", self._issue(number)):
             return [parsing.comment_from_json(c) for c in self._items(f"/issues/{number}/comments")]
 
+    def comment_ids_since(self, since: datetime) -> dict[int, frozenset[int]]:
+        """GET /repos/{o}/{r}/issues/comments?since=…, all pages: the ids of the comments
+        written or edited since `since` on every issue and PR of the repository, by number."""
+        params = {"since": aware(since).isoformat(), "sort": "updated", "direction": "asc"}
+        found: dict[int, set[int]] = {}
+        with self._guard("list comments since", self.repo):
+            for _, _, page in self._pages("/issues/comments", params):
+                for raw in page:
+                    number = parsing.issue_number_of(raw)
+                    if number is not None:
+                        found.setdefault(number, set()).add(int(raw["id"]))
+        return {number: frozenset(ids) for number, ids in found.items()}
+
     def find_comment_containing(self, number: int, text: str,
                                 read: Sequence[CommentRecord] | None = None) -> int | None:
         """GET /repos/{o}/{r}/issues/{n}/comments until a comment contains `text` (the
@@ -352,27 +370,43 @@ class RepoClient:
         exists (GET /repos/{o}/{r}/labels/{name}; on 404 POST /repos/{o}/{r}/labels)."""
         with self._guard("add label", f"{self._issue(number)} {name!r}"):
             self._ensure_label(name)
-            self._send("POST", f"{self._base}/issues/{number}/labels", body={"labels": [name]})
+            _, headers, _ = self._send("POST", f"{self._base}/issues/{number}/labels",
+                                       body={"labels": [name]})
+            self._wrote(number, headers)
 
     def remove_label(self, number: int, name: str) -> None:
         """DELETE /repos/{o}/{r}/issues/{n}/labels/{name}; a 404 means already gone."""
         with self._guard("remove label", f"{self._issue(number)} {name!r}"):
             try:
-                self._send(
+                _, headers, _ = self._send(
                     "DELETE", f"{self._base}/issues/{number}/labels/{quote(name, safe='')}")
             except GithubException as exc:
                 if exc.status != 404:
                     raise
                 return
+            self._wrote(number, headers)
 
     def create_comment(self, number: int, body: str) -> int:
         """POST /repos/{o}/{r}/issues/{n}/comments; the new comment's id. Never repeated
         automatically (see `_repeatable`)."""
         with self._guard("create comment", self._issue(number)):
-            _, _, data = self._send(
+            _, headers, data = self._send(
                 "POST", f"{self._base}/issues/{number}/comments", body={"body": body}
             )
+            self._wrote(number, headers)
+            self._own_comments.setdefault(number, set()).add(int(data["id"]))
             return int(data["id"])
+
+    def take_written(self) -> dict[int, tuple[datetime | None, frozenset[int]]]:
+        """PR -> GitHub's time (the Date header; None without one) of the last write to it
+        since the last call, and the comments written on it (see forumsync.echo)."""
+        written = {n: (at, frozenset(self._own_comments.get(n, ())))
+                   for n, at in self._written.items()}
+        self._written, self._own_comments = {}, {}
+        return written
+
+    def _wrote(self, number: int, headers: Mapping[str, Any]) -> None:
+        self._written[number] = _server_time(headers)
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -505,3 +539,12 @@ class RepoClient:
     ) -> NoReturn:
         raise ServiceError(SERVICE, operation, item, scrub(detail, self._token),
                            status=status, transient=transient) from None
+
+
+def _server_time(headers: Mapping[str, Any]) -> datetime | None:
+    """GitHub's clock, from an answer's Date header (None without a valid one)."""
+    date = parsing.lower_keys(headers).get("date")
+    try:
+        return aware(parsedate_to_datetime(date)) if date else None
+    except (TypeError, ValueError):
+        return None

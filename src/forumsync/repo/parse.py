@@ -110,6 +110,14 @@ def event_from_json(data: Mapping[str, Any]) -> IssueEvent | None:
     )
 
 
+def issue_number_of(comment: Mapping[str, Any]) -> int | None:
+    """The issue or PR a comment belongs to, from its `issue_url` (…/issues/{n})."""
+    tail = str(comment.get("issue_url") or "").rstrip("/").rsplit("/", 2)
+    if len(tail) == 3 and tail[1] == "issues" and tail[2].isascii() and tail[2].isdigit():
+        return int(tail[2])
+    return None
+
+
 def comment_from_json(data: Mapping[str, Any]) -> CommentRecord:
     return CommentRecord(
         id=int(data["id"]),

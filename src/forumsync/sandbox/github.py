@@ -786,6 +786,25 @@ class FakeGitHub(FakeService):
         label.update(color=data.get("color") or "ededed", description=data.get("description"))
         return Response(201, self._label_json(name))
 
+    @route("GET", REPO + "/issues/comments")
+    @route("GET", BY_ID + "/issues/comments")
+    def api_repo_comments(self, req: Request) -> Response:
+        """Every issue and PR comment of the repository, ascending by id unless `sort`
+        (created, updated) and `direction` say otherwise; `since`: updated at or after it."""
+        self._repo(req)
+        try:
+            since = datetime.fromisoformat(req.arg("since")) if req.arg("since") else None
+        except ValueError:
+            raise _invalid("IssueComment", "invalid", "since",
+                           "/issues/comments#list-issue-comments-for-a-repository") from None
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        chosen = [c for c in self.comments if since is None or c.created_at >= since]
+        if req.arg("sort") in ("created", "updated"):
+            chosen.sort(key=lambda c: (c.created_at, c.id),
+                        reverse=req.arg("direction", "desc") == "desc")
+        return self._page(req, [self._comment_json(c) for c in chosen], "/issues/comments")
+
     @route("GET", REPO + "/issues/{number}/{kind}")
     @route("GET", BY_ID + "/issues/{number}/{kind}")
     def api_issue_list(self, req: Request) -> Response:
