@@ -14,6 +14,7 @@ from forumsync.errors import backoff_delay, scrub
 from forumsync.records import Activity
 from forumsync.repo import (
     activity_from_timeline,
+    added_text,
     comment_from_json,
     core_projects_from_listing,
     decode_content,
@@ -81,6 +82,85 @@ def test_pull_files() -> None:
                                    "previous_filename": "spec-0099/index.md"})
     assert renamed.previous_filename == "spec-0099/index.md"
     assert pull_file_from_json({"filename": "a.md", "status": "added"}).previous_filename is None
+
+
+SPEC_TEXT = '---\ntitle: "SPEC 7 — Seeding"\nnumber: 7\nis-draft: true\n---\n\nBody.\n'
+
+
+def added_entry(text: str, **extra: Any) -> dict[str, Any]:
+    """A files entry as GitHub answers it for an added file (git's `diff` of it, cut to the
+    hunk: GitHub's patch has no `diff --git`, `---` or `+++` lines and no final newline)."""
+    lines = text.splitlines(keepends=True)
+    body = [f"+{line.removesuffix(chr(10))}" for line in lines]
+    if not text.endswith("\n"):
+        body.append("\\ No newline at end of file")
+    count = "" if len(lines) == 1 else f",{len(lines)}"
+    entry = {"sha": "bbcd538c8e72b8c175046e27cc8f907076331401",
+             "filename": "spec-0007/index.md", "status": "added",
+             "additions": len(lines), "deletions": 0, "changes": len(lines),
+             "patch": "\n".join([f"@@ -0,0 +1{count} @@", *body])}
+    return entry | extra
+
+
+@pytest.mark.parametrize("text", [
+    SPEC_TEXT,
+    "---\ntitle: SPEC 1\n---",  # no newline at the end: git's marker line follows
+    "one line\n",  # `@@ -0,0 +1 @@`
+    "one line, no newline",
+    SPEC_TEXT.replace("\n", "\r\n"),  # CRLF: the `\r` stays in each line
+    "+++ a line that looks like a header\n\n\n@@ -1 +1 @@\n",
+])
+def test_an_added_files_text_comes_whole_from_its_patch(text: str) -> None:
+    assert pull_file_from_json(added_entry(text)).text == text
+
+
+def test_the_spec_from_a_patch_is_the_spec_the_contents_api_gives() -> None:
+    assert spec_document_from_text("spec-0007/index.md",
+                                   pull_file_from_json(added_entry(SPEC_TEXT)).text) == \
+        spec_document_from_text("spec-0007/index.md", SPEC_TEXT)
+
+
+def test_real_shaped_single_line_patch() -> None:
+    entry = {"filename": "README", "status": "added", "additions": 1, "deletions": 0,
+             "changes": 1, "patch": "@@ -0,0 +1 @@\n+Hello, world"}  # no final newline
+    assert pull_file_from_json(entry).text == "Hello, world\n"
+
+
+@pytest.mark.parametrize(("entry", "why"), [
+    ({"patch": None}, "binary or too large: GitHub leaves the patch out"),
+    ({"patch": ""}, "empty"),
+    ({"patch": None, "additions": 0, "changes": 0}, "past the response's diff limit"),
+    ({"additions": 8}, "counts disagree"),
+    ({"patch": "@@ -0,0 +1,3 @@\n+---\n+title: x"}, "cut short"),
+    ({"patch": "@@ -0,0 +1,2 @@\n+a\n+b\n+c"}, "more lines than the header says"),
+    ({"patch": "@@ -0,0 +1,2 @@\n+a\n b"}, "a context line"),
+    ({"patch": "@@ -1,0 +1,1 @@\n+a"}, "not from nothing"),
+    ({"patch": "@@ -0,0 +1,1 @@ heading\n+a"}, "text after the header"),
+    ({"patch": "@@ -0,0 +1,0 @@"}, "no lines"),
+    ({"patch": "@@ -0,0 +1,1 @@\n+a\n\\ No newline at end of file\n+b"}, "marker mid-way"),
+    ({"patch": "@@ -0,0 +1,1 @@\n+a\n@@ -0,0 +1,1 @@\n+a"}, "two hunks"),
+    ({"patch": "@@ -0,0 +1,1 @@\r\n+a"}, "a header ended by CR LF"),
+    ({"patch": "garbage"}, "no header"),
+])
+def test_anything_odd_in_an_added_patch_gives_no_text(entry: dict[str, Any], why: str) -> None:
+    data = added_entry(SPEC_TEXT) | entry
+    if data["patch"] is None:
+        del data["patch"]
+    assert pull_file_from_json(data).text is None, why
+
+
+def test_only_an_added_file_carries_text() -> None:
+    modified = {"filename": "spec-0007/index.md", "status": "modified", "additions": 1,
+                "deletions": 1, "changes": 2,
+                "patch": "@@ -1,3 +1,3 @@\n ---\n-title: SPEC 7\n+title: SPEC 7 — Seeding\n ---"}
+    assert pull_file_from_json(modified).text is None
+    assert pull_file_from_json(added_entry("a\n", status="renamed")).text is None
+    assert added_text("@@ -0,0 +1,2 @@\n+a\n+b") == "a\nb\n"  # `additions` is optional
+
+
+def test_the_documented_example_patch_is_cut_so_it_gives_no_text() -> None:
+    added, _renamed = body("docs_pull_files.json")  # header says 103 lines, 2 follow
+    assert pull_file_from_json(added).text is None
 
 
 # --- pagination, ETags, headers ------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from forumsync.sandbox.core import Clock, iso
-from forumsync.sandbox.github import FakeGitHub, blob_sha, wrapped_base64
+from forumsync.sandbox.github import FakeGitHub, blob_sha, git_patch, wrapped_base64
 from tests.repo_support import (
     ENDORSEMENT,
     MERGED_SPEC,
@@ -144,6 +144,37 @@ def test_contents_of_a_folder_and_a_missing_path(api: Api) -> None:
     assert api.get("/contents/spec-0004/index.md").status_code == 404  # only on the PR
     head = api.get(f"/pulls/{OPEN_SPEC}").json()["head"]["sha"]
     assert api.get("/contents/spec-0004/index.md", params={"ref": head}).status_code == 200
+
+
+def test_pull_files_carry_patches_as_github_does(api: Api) -> None:
+    head = api.get(f"/pulls/{OPEN_SPEC}").json()["head"]["sha"]
+    (added,) = api.get(f"/pulls/{OPEN_SPEC}/files").json()
+    endorsement = {f["filename"]: f for f in api.get(f"/pulls/{ENDORSEMENT}/files").json()}
+    document = base64.b64decode(api.get("/contents/spec-0004/index.md",
+                                         params={"ref": head}).json()["content"]).decode()
+
+    lines = document.splitlines()
+    assert added["status"] == "added" and not added["patch"].endswith("\n")
+    assert added["patch"].split("\n") == [f"@@ -0,0 +1,{len(lines)} @@",
+                                          *(f"+{line}" for line in lines)]
+    assert (added["additions"], added["deletions"], added["changes"]) == (len(lines), 0,
+                                                                          len(lines))
+    modified, removed = endorsement["spec-0000/index.md"], endorsement["spec-0000/chart.md"]
+    assert modified["status"] == "modified" and modified["patch"].startswith("@@ -")
+    assert "\n+  - scikit-image\n" in modified["patch"] and "\n   - scipy\n" in \
+        modified["patch"]  # three lines of context around the change
+    assert (modified["additions"], modified["deletions"]) == (1, 0)
+    assert removed["patch"] == "@@ -1 +0,0 @@\n-A chart, not a SPEC."
+    api.fake.patch_max_lines = 3  # above GitHub's per-file limit: listed without a patch
+    (large,) = api.get(f"/pulls/{OPEN_SPEC}/files").json()
+    assert "patch" not in large and large["additions"] == len(lines)
+
+
+def test_patches_mark_a_last_line_without_newline_and_keep_carriage_returns() -> None:
+    assert git_patch("", "x") == "@@ -0,0 +1 @@\n+x\n\\ No newline at end of file"
+    assert git_patch("", "a\r\nb\r\n") == "@@ -0,0 +1,2 @@\n+a\r\n+b\r"
+    assert git_patch("a\nb", "a\nb\n") == (
+        "@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+b")
 
 
 def test_git_blob_sha_is_gits() -> None:

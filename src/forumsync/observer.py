@@ -205,9 +205,9 @@ class Observer:
         head_doc = None
         spec_files = [f for f in files if is_spec_path(f.filename) and f.status != "removed"]
         tracked = bool(spec_files) or (before is not None and bool(before.spec_ids))
-        if spec_files and pull.state == "open":
+        if spec_files and pull.state == "open":  # an added file's text comes with its patch
             head_doc = self._document(spec_files[0].filename, pull.head_sha or "HEAD",
-                                      f"pr-{pull.number}")
+                                      f"pr-{pull.number}", spec_files[0].text)
         history = self._is_quiet_history(pull)
         events = tuple(self.repo.issue_events(pull.number)) if self._needs_events(
             pull, tracked) and not (history and pull.merged) else ()
@@ -266,12 +266,13 @@ class Observer:
         self.cursors.read_head, self.cursors.read_blobs = (head, etag), blobs
         return docs, core, frozenset(self.cursors.blobs.keys() - blobs.keys())
 
-    def _document(self, path: str, ref: str, scope: str) -> SpecDocument | None:
-        """A SPEC file's front matter; a malformed one is a problem to report, not a failure
-        to retry: it is read again when the file changes (and heals once `scope`, the PR or
-        the file on main, reads fine)."""
+    def _document(self, path: str, ref: str, scope: str,
+                  text: str | None = None) -> SpecDocument | None:
+        """A SPEC file's front matter, from `text` when known; a malformed one is a problem
+        to report, not a failure to retry: it is read again when the file changes (and heals
+        once `scope`, the PR or the file on main, reads fine)."""
         try:
-            return self.repo.spec_document(path, ref)
+            return self.repo.spec_document(path, ref, text)
         except ServiceError as exc:
             if exc.transient:
                 raise

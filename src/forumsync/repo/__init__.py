@@ -7,6 +7,7 @@ from forumsync.repo.client import LABEL_COLOR, SERVICE, SHA_MEDIA_TYPE, RepoClie
 from forumsync.repo.parse import (
     EVENT_KINDS,
     activity_from_timeline,
+    added_text,
     comment_from_json,
     core_projects_from_listing,
     decode_content,
@@ -35,6 +36,7 @@ __all__ = [
     "SHA_MEDIA_TYPE",
     "RepoClient",
     "activity_from_timeline",
+    "added_text",
     "comment_from_json",
     "core_projects_from_listing",
     "decode_content",

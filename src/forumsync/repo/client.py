@@ -169,16 +169,18 @@ class RepoClient:
         with self._guard("list pull request files", self._issue(number)):
             return [parsing.pull_file_from_json(f) for f in self._items(f"/pulls/{number}/files")]
 
-    def spec_document(self, path: str, ref: str) -> SpecDocument | None:
+    def spec_document(self, path: str, ref: str, text: str | None = None) -> SpecDocument | None:
         """GET /repos/{o}/{r}/contents/{path}?ref=: the file's front matter; None on 404.
         A file whose front matter is missing or malformed raises ServiceError (not
-        transient) naming the path, so the engine reports it."""
+        transient) naming the path, so the engine reports it. `text`, the file at `ref`
+        when the caller has it already (an added file's patch), is parsed without a read."""
         item = f"{self.repo}/{path}@{ref}"
-        with self._guard("read SPEC file", item):
-            data = self._get_or_none(f"{self._base}/contents/{quote(path)}", {"ref": ref})
-            if data is None:
-                return None
-            text = parsing.decode_content(data)
+        if text is None:
+            with self._guard("read SPEC file", item):
+                data = self._get_or_none(f"{self._base}/contents/{quote(path)}", {"ref": ref})
+                if data is None:
+                    return None
+                text = parsing.decode_content(data)
         try:
             return parsing.spec_document_from_text(path, text)
         except Exception as exc:  # malformed or hostile: reported as a bad file, never a crash

@@ -30,6 +30,8 @@ from forumsync.timeutil import parse_iso
 
 EVENT_KINDS = frozenset({"labeled", "unlabeled", "closed", "reopened", "merged"})
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?([^",]+)"?')
+# The only hunk of an added file's patch; N is left out when it is 1 (git's own form)
+_ADDED_HUNK = re.compile(r"@@ -0,0 \+1(?:,(\d+))? @@")
 _SPEC_TITLE_NUMBER = re.compile(r"\bSPEC\s*0*(\d+)", re.IGNORECASE)
 # GitHub's no-reply commit addresses, `ID+login@...` (since 2017) or `login@...` (older)
 _NOREPLY = re.compile(r"^(?:\d+\+)?([^@\s]+)@users\.noreply\.github\.com$", re.IGNORECASE)
@@ -89,11 +91,40 @@ def pull_from_json(data: Mapping[str, Any]) -> PullRecord:
 
 
 def pull_file_from_json(data: Mapping[str, Any]) -> PullFile:
+    status = str(data["status"])
     return PullFile(
         filename=str(data["filename"]),
-        status=str(data["status"]),
+        status=status,
         previous_filename=data.get("previous_filename"),
+        text=added_text(data.get("patch"), data.get("additions")) if status == "added"
+        else None,
     )
+
+
+def added_text(patch: Any, additions: Any = None) -> str | None:
+    """An added file's whole text from its patch, or None unless the patch is exactly one
+    complete hunk from nothing: `@@ -0,0 +1,N @@` (`+1 @@` for one line), N lines each
+    starting with `+`, then at most git's `\\ No newline at end of file`. GitHub leaves the
+    patch out for binary files and large diffs; a cut patch, or a count that disagrees with
+    `additions`, is None as well, and the caller reads the file instead."""
+    if not isinstance(patch, str):
+        return None
+    lines = patch.split("\n")
+    if lines[-1] == "":  # ended by a newline
+        lines.pop()
+    header = _ADDED_HUNK.fullmatch(lines[0]) if lines else None
+    if header is None:
+        return None
+    count = int(header.group(1)) if header.group(1) is not None else 1
+    body, rest = lines[1 : count + 1], lines[count + 1 :]
+    if count < 1 or len(body) != count or not all(line.startswith("+") for line in body):
+        return None
+    if rest and (len(rest) > 1 or not rest[0].startswith("\\ ")):
+        return None
+    if additions is not None and additions != count:
+        return None
+    text = "\n".join(line[1:] for line in body)
+    return text if rest else text + "\n"
 
 
 def event_from_json(data: Mapping[str, Any]) -> IssueEvent | None:

@@ -45,6 +45,26 @@ def wrapped_base64(text: str) -> str:
     return "".join(flat[i : i + 60] + "\n" for i in range(0, len(flat), 60))
 
 
+def _git_lines(text: str) -> list[str]:
+    """Lines as git splits them: at `\\n` only, each keeping it (the last may lack it)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def git_patch(old: str, new: str) -> str:
+    """A file's diff as GitHub's files listing gives it in `patch`: the hunks of a unified
+    diff with three lines of context and no file header, git's marker after a last line
+    without a newline, and no newline at the end."""
+    out: list[str] = []
+    diff = difflib.unified_diff(_git_lines(old), _git_lines(new), lineterm="", n=3)
+    for line in itertools.islice(diff, 2, None):  # past the `---` and `+++` lines
+        if line.startswith("@@") or line.endswith("\n"):
+            out.append(line.removesuffix("\n"))
+        else:
+            out += [line, "\\ No newline at end of file"]
+    return "\n".join(out)
+
+
 def _sha(*parts: object) -> str:
     return hashlib.sha1("\n".join(map(str, parts)).encode("utf-8")).hexdigest()
 
@@ -159,6 +179,9 @@ class FakeGitHub(FakeService):
         self.git_identities: dict[str, tuple[str, str]] = {}
         self.commits: dict[str, Commit] = {}
         self.rate_used: Counter[str] = Counter()  # identity -> requests this hour
+        # GitHub's per-file diff limit (its documented "repository limits"): a larger diff is
+        # listed without its `patch`; tests lower these to see that case
+        self.patch_max_lines, self.patch_max_bytes = 20_000, 500_000
         self.rate_reset = int(time.time()) + 3600  # wall clock: clients compare with theirs
         self._ids = itertools.count(1_000_001)
         self._numbers = itertools.count(1)
@@ -460,16 +483,24 @@ class FakeGitHub(FakeService):
             if old == new or (old is None and new is None):
                 continue
             status = "added" if old is None else "removed" if new is None else "modified"
-            diff = list(difflib.unified_diff((old or "").splitlines(), (new or "").splitlines(),
-                                             lineterm="", n=0))[2:]
-            plus = sum(1 for line in diff if line.startswith("+"))
-            minus = sum(1 for line in diff if line.startswith("-"))
-            out.append({"sha": blob_sha(new) if new is not None else "0" * 40,
-                        "filename": path, "status": status, "additions": plus,
-                        "deletions": minus, "changes": plus + minus,
-                        "blob_url": f"{HTML}/{self.full_name}/blob/{p.head_sha}/{path}",
-                        "contents_url": f"{self._api}/contents/{path}?ref={p.head_sha}",
-                        "patch": "\n".join(diff)})
+            entry = {"sha": blob_sha(new) if new is not None else "0" * 40,
+                     "filename": path, "status": status, "additions": 0, "deletions": 0,
+                     "changes": 0,
+                     "blob_url": f"{HTML}/{self.full_name}/blob/{p.head_sha}/{path}",
+                     "raw_url": f"{HTML}/{self.full_name}/raw/{p.head_sha}/{path}",
+                     "contents_url": f"{self._api}/contents/{path}?ref={p.head_sha}"}
+            if "\0" in (old or "") + (new or ""):  # binary: no counts, no patch
+                out.append(entry)
+                continue
+            patch = git_patch(old or "", new or "")
+            lines = patch.split("\n")
+            plus = sum(1 for line in lines if line.startswith("+"))
+            minus = sum(1 for line in lines if line.startswith("-"))
+            entry |= {"additions": plus, "deletions": minus, "changes": plus + minus}
+            if len(lines) <= self.patch_max_lines and \
+                    len(patch.encode("utf-8")) <= self.patch_max_bytes:
+                entry["patch"] = patch  # a larger diff is listed without it, as on GitHub
+            out.append(entry)
         return out
 
     def _event_json(self, e: Event) -> dict[str, Any]:
