@@ -202,10 +202,11 @@ def test_own_writes_are_remembered_and_comments_since_listed_by_pr(github: Githu
     (at, own), = [written[OPEN_SPEC]]
     assert own == {new_id} and at is not None and at.tzinfo is not None
     assert client.take_written() == {}  # taken once
-    everything = client.comment_ids_since(datetime(2000, 1, 1, tzinfo=UTC))
+    everything = client.comment_ids_since(datetime(2000, 1, 1, tzinfo=UTC), max_pages=10)
     assert everything[OPEN_SPEC] == {c.id for c in client.comments(OPEN_SPEC)}
+    assert client.comment_ids_since(datetime(2000, 1, 1, tzinfo=UTC), max_pages=1) is None
     newest = client.comments(OPEN_SPEC)[-1].created_at
-    assert new_id in client.comment_ids_since(newest)[OPEN_SPEC]
+    assert new_id in client.comment_ids_since(newest, max_pages=1)[OPEN_SPEC]
 
 
 def test_team_members_with_token_and_none_without(github: GithubSide) -> None:

@@ -10,10 +10,11 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from forumsync.cycle import build_clients, run_cycle
 from forumsync.db import open_database
-from forumsync.models import PullRequest, Thread
+from forumsync.models import PullRequest, Spec, Thread
 from forumsync.sandbox import Sandbox
 
 # Each SPEC's PR adds its file, whose text comes whole in the files listing's patch: no
@@ -205,3 +206,45 @@ def test_the_services_own_comment_and_label_are_not_read_back(tmp_path: Path) ->
         sync_with_a_person_first(box, tmp_path, "repo", "add_label", lambda n: None)
         assert box.github.requests["GET /repos/{owner}/{name}/issues/{number}/{kind}"] == 0
         assert box.github.requests["GET /repos/{owner}/{name}/issues/comments"] == 1
+
+
+def test_a_pr_a_pending_webhook_names_is_read_whatever_it_shows(tmp_path: Path) -> None:
+    """A review shows in no listing; when a webhook delivery named its PR (and no cycle has
+    handled it yet), the PR is read even though its listing shows only the service's write."""
+    from forumsync.serve.deliveries import record
+
+    with Sandbox() as box:
+        scale.seed(box, 1)
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+        def review_and_its_delivery(number: int) -> None:
+            box.github.review("grace", number, "APPROVED", "Looks right.")
+            assert record(open_database(url), "github", "d-1", "pull_request_review.submitted",
+                          f"pr-{number}", box.clock.now(), needs_sync=True)
+
+        sessions = sync_with_a_person_first(box, tmp_path, "repo", "add_label",
+                                            review_and_its_delivery)
+        assert box.github.requests["GET /repos/{owner}/{name}/issues/{number}/{kind}"] == 1
+        with sessions() as session:
+            activity = session.scalars(select(Spec.last_actor).where(Spec.number == 100)).one()
+        assert activity == "grace"
+
+
+def test_the_comment_check_never_costs_more_pages_than_the_reads_it_saves(
+        tmp_path: Path) -> None:
+    """Two PRs to check, and three pages of comments on another PR since: reading the two
+    PRs is cheaper, so the check stops after two pages and they are read."""
+    with Sandbox() as box:
+        pairs = scale.seed(box, 2)
+        other = box.github.open_pull("bob", "Fix a typo", "", {"README.md": "Typo fixed."})
+
+        def many_comments(number: int) -> None:
+            if number == pairs[0][1]:
+                for i in range(250):
+                    box.github.comment("grace", other, f"Comment {i}.")
+
+        sync_with_a_person_first(box, tmp_path, "repo", "add_label", many_comments)
+        assert box.github.requests["GET /repos/{owner}/{name}/issues/comments"] == 1
+        assert box.github.requests["GET /repositories/{repo_id}/issues/comments"] == 1
+        # the two PRs' timelines (the other PR touches no SPEC: no timeline is read for it)
+        assert box.github.requests["GET /repos/{owner}/{name}/issues/{number}/{kind}"] == 2

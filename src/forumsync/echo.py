@@ -13,10 +13,13 @@ the service's own echo only when all of these hold:
   person's edit, push, close or label in between shows there;
 - no comment on it was written or edited since just before the cycle that wrote read it
   (by GitHub's clock: the Date of that PR list read), except the service's own; one
-  repository-wide read of comments since then serves all such PRs.
+  repository-wide read of comments since then serves all such PRs, unless it would take
+  more pages than there are PRs to check;
+- no webhook delivery that a cycle has not handled yet names it.
 
-What stays unseen: a review submitted without any comment between the service's read of the
-PR and its write (the list does not show reviews); the PR's next change shows its activity.
+What stays unseen: a review (which no listing shows, and whose body and review comments are
+not issue comments) submitted between the service's read of the PR and the second of its
+last write there, without a webhook; the PR's next change shows its activity.
 """
 
 from __future__ import annotations

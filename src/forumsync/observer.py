@@ -62,6 +62,7 @@ class Cursors:
     read_blobs: dict[str, str] | None = None
     own_writes: dict[int, echo.OwnWrite] = field(default_factory=dict)  # the last cycle's
     echoes: dict[int, datetime] = field(default_factory=dict)  # PR -> updated_at, own echo
+    named: frozenset[int] = frozenset()  # PRs named by webhook deliveries not handled yet
 
     @classmethod
     def load(cls, session: Session) -> Cursors:
@@ -75,6 +76,7 @@ class Cursors:
             head_etag=head.etag if head else None,
             blobs=json.loads(blobs.value) if blobs and blobs.value else {},
             own_writes=echo.load(session),
+            named=store.pulls_named_by_pending_deliveries(session),
         )
 
     def save(self, session: Session, failed_pulls: set[int], failed_paths: set[str],
@@ -180,15 +182,20 @@ class Observer:
 
     def _own_echoes(self, changed: list[PullRecord]) -> dict[int, datetime]:
         """The changed PRs that only the service's own writes changed (see forumsync.echo),
-        with their updated_at: one read of the repository's comments since those writes."""
+        with their updated_at: one read of the repository's comments since those writes, if
+        it costs fewer pages than reading the PRs would. A PR a webhook delivery not yet
+        handled names (a review, which no listing shows) is read."""
         writes = {p.number: self.cursors.own_writes[p.number] for p in changed
-                  if p.number in self.cursors.own_writes
+                  if p.number in self.cursors.own_writes and p.number not in self.cursors.named
                   and self.cursors.own_writes[p.number].matches(p)}
         if not writes:
             return {}
         try:
-            comments = self.repo.comment_ids_since(min(w.since for w in writes.values()))
+            comments = self.repo.comment_ids_since(min(w.since for w in writes.values()),
+                                                   max_pages=len(writes))
         except ServiceError:
+            comments = None
+        if comments is None:
             return {}  # read each of them instead
         people = echo.people_commented(writes, comments)
         return {p.number: p.updated_at for p in changed

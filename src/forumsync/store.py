@@ -12,6 +12,7 @@ from forumsync.actions import ProblemNote, SpecPlan
 from forumsync.manual_links import manual_links
 from forumsync.models import (
     Cursor,
+    Delivery,
     Effect,
     Link,
     Problem,
@@ -98,6 +99,14 @@ def _stage_sets(session: Session) -> dict[int, StageSet]:
 
 def get_cursor(session: Session, name: str) -> Cursor | None:
     return session.get(Cursor, name)
+
+
+def pulls_named_by_pending_deliveries(session: Session) -> frozenset[int]:
+    """PRs that GitHub webhook deliveries no cycle has handled yet name (`pr-N`)."""
+    subjects = session.scalars(select(Delivery.subject).where(
+        Delivery.source == "github", Delivery.processed_at.is_(None),
+        Delivery.subject.startswith("pr-")))
+    return frozenset(int(s[3:]) for s in subjects if s[3:].isascii() and s[3:].isdigit())
 
 
 def set_cursor(session: Session, name: str, value: str | None, etag: str | None = None) -> None:

@@ -263,17 +263,22 @@ class RepoClient:
         with self._guard("list comments", self._issue(number)):
             return [parsing.comment_from_json(c) for c in self._items(f"/issues/{number}/comments")]
 
-    def comment_ids_since(self, since: datetime) -> dict[int, frozenset[int]]:
-        """GET /repos/{o}/{r}/issues/comments?since=…, all pages: the ids of the comments
-        written or edited since `since` on every issue and PR of the repository, by number."""
+    def comment_ids_since(self, since: datetime, max_pages: int
+                          ) -> dict[int, frozenset[int]] | None:
+        """GET /repos/{o}/{r}/issues/comments?since=…: the ids of the comments written or
+        edited since `since` on every issue and PR of the repository, by number; None when
+        there are more than `max_pages` pages of them (cheaper read some other way)."""
         params = {"since": aware(since).isoformat(), "sort": "updated", "direction": "asc"}
         found: dict[int, set[int]] = {}
         with self._guard("list comments since", self.repo):
-            for _, _, page in self._pages("/issues/comments", params):
+            pages = self._pages("/issues/comments", params)
+            for index, (_, headers, page) in enumerate(pages, 1):
                 for raw in page:
                     number = parsing.issue_number_of(raw)
                     if number is not None:
                         found.setdefault(number, set()).add(int(raw["id"]))
+                if index >= max_pages and parsing.next_page(headers):
+                    return None
         return {number: frozenset(ids) for number, ids in found.items()}
 
     def find_comment_containing(self, number: int, text: str,
