@@ -5,6 +5,7 @@ patch out (a diff too large, a binary file)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,19 @@ def test_a_malformed_added_spec_is_the_same_problem_from_either_source(
         f"github: read SPEC file {world.github.full_name}/spec-0013/index.md@{head} failed: "
         "YAML front matter does not parse (while parsing a flow sequence)"]
     assert contents_reads(world) == reads
+
+
+def test_a_patch_of_another_commit_than_the_head_is_not_trusted(world: World) -> None:
+    """The files listing names the commit its rows describe; should it not be the head the
+    PR list gave (a push in between, a lagging listing), the document is read at the head."""
+    synced_then_counted(world)
+    pr = world.open_spec_pr(world.idea(), 12)
+    real = world.clients.repo.pull_files
+
+    def a_commit_behind(number: int):
+        return [replace(f, ref="0" * 40) for f in real(number)]
+
+    world.clients.repo.pull_files = a_commit_behind
+    assert world.sync().ok
+    assert contents_reads(world) == 1
+    assert world.status()[pr].title == "SPEC 12 — Deprecations"

@@ -98,7 +98,9 @@ def added_entry(text: str, **extra: Any) -> dict[str, Any]:
     entry = {"sha": "bbcd538c8e72b8c175046e27cc8f907076331401",
              "filename": "spec-0007/index.md", "status": "added",
              "additions": len(lines), "deletions": 0, "changes": len(lines),
-             "patch": "\n".join([f"@@ -0,0 +1{count} @@", *body])}
+             "patch": "\n".join([f"@@ -0,0 +1{count} @@", *body]),
+             "contents_url": "https://api.github.com/repos/o/r/contents/spec-0007/index.md"
+                             "?ref=6dcb09b5b57875f334f61aebed695e2e4193db5e"}
     return entry | extra
 
 
@@ -121,9 +123,25 @@ def test_the_spec_from_a_patch_is_the_spec_the_contents_api_gives() -> None:
 
 
 def test_real_shaped_single_line_patch() -> None:
-    entry = {"filename": "README", "status": "added", "additions": 1, "deletions": 0,
-             "changes": 1, "patch": "@@ -0,0 +1 @@\n+Hello, world"}  # no final newline
-    assert pull_file_from_json(entry).text == "Hello, world\n"
+    entry = {"filename": "spec-0001/index.md", "status": "added", "additions": 1,
+             "deletions": 0, "changes": 1, "patch": "@@ -0,0 +1 @@\n+Hello, world"}
+    assert pull_file_from_json(entry).text == "Hello, world\n"  # no marker: a final newline
+    assert pull_file_from_json(entry | {"filename": "README.md"}).text is None  # not a SPEC
+
+
+def test_a_patch_row_names_the_commit_it_describes() -> None:
+    entry = added_entry(SPEC_TEXT)
+    assert pull_file_from_json(entry).ref == "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+    assert pull_file_from_json(entry | {"contents_url": None}).ref is None
+
+
+def test_odd_counts_give_no_text() -> None:
+    patch = "@@ -0,0 +1,2 @@\n+a\n+b"
+    assert added_text(patch, 2) == "a\nb\n"
+    for additions in (2.0, True, "2"):
+        assert added_text(patch, additions) is None
+    assert added_text("@@ -0,0 +1,\u0662 @@\n+a\n+b") is None  # digits are ASCII
+    assert added_text("@@ -0,0 +1," + "9" * 5000 + " @@\n+a") is None  # no ValueError
 
 
 @pytest.mark.parametrize(("entry", "why"), [
@@ -264,6 +282,9 @@ def test_spec_files_from_a_recursive_tree() -> None:
         "spec-0000/index.md", "spec-0001.md", "spec-0001/index.md", "spec-0013/index.md",
     ]
     assert all(len(sha) == 40 for sha in files.values())
+    link = {"path": "spec-0014/index.md", "mode": "120000", "type": "blob", "sha": "a" * 40}
+    assert "spec-0014/index.md" not in spec_files_from_tree([link])  # a symlink is no SPEC
+    assert spec_files_from_tree([link | {"mode": "100644"}]) == {"spec-0014/index.md": "a" * 40}
 
 
 def test_core_projects_skip_index_scripts_and_folders() -> None:

@@ -212,9 +212,11 @@ class Observer:
         head_doc = None
         spec_files = [f for f in files if is_spec_path(f.filename) and f.status != "removed"]
         tracked = bool(spec_files) or (before is not None and bool(before.spec_ids))
-        if spec_files and pull.state == "open":  # an added file's text comes with its patch
-            head_doc = self._document(spec_files[0].filename, pull.head_sha or "HEAD",
-                                      f"pr-{pull.number}", spec_files[0].text)
+        if spec_files and pull.state == "open":
+            first = spec_files[0]  # an added file's text comes with its patch, if of the head
+            text = first.text if pull.head_sha and first.ref == pull.head_sha else None
+            head_doc = self._document(first.filename, pull.head_sha or "HEAD",
+                                      f"pr-{pull.number}", text)
         history = self._is_quiet_history(pull)
         events = tuple(self.repo.issue_events(pull.number)) if self._needs_events(
             pull, tracked) and not (history and pull.merged) else ()

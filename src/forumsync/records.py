@@ -123,13 +123,14 @@ class PullRecord:
 
 @dataclass(frozen=True)
 class PullFile:
-    """A file a PR changes. `text` is the whole new file when the PR adds it and GitHub's
-    patch for it is complete (it spares reading the file); None otherwise."""
+    """A file a PR changes. `text` is the whole new file when the PR adds a SPEC file and
+    GitHub's patch for it is complete (it spares reading the file), as of commit `ref`."""
 
     filename: str
     status: str  # added, modified, removed, renamed
     previous_filename: str | None = None
     text: str | None = field(default=None, compare=False, repr=False)
+    ref: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

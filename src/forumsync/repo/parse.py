@@ -31,7 +31,8 @@ from forumsync.timeutil import parse_iso
 EVENT_KINDS = frozenset({"labeled", "unlabeled", "closed", "reopened", "merged"})
 _LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?([^",]+)"?')
 # The only hunk of an added file's patch; N is left out when it is 1 (git's own form)
-_ADDED_HUNK = re.compile(r"@@ -0,0 \+1(?:,(\d+))? @@")
+SYMLINK_MODE = "120000"  # a git tree entry that is a symbolic link, not a document
+_ADDED_HUNK = re.compile(r"@@ -0,0 \+1(?:,([0-9]{1,9}))? @@")
 _SPEC_TITLE_NUMBER = re.compile(r"\bSPEC\s*0*(\d+)", re.IGNORECASE)
 # GitHub's no-reply commit addresses, `ID+login@...` (since 2017) or `login@...` (older)
 _NOREPLY = re.compile(r"^(?:\d+\+)?([^@\s]+)@users\.noreply\.github\.com$", re.IGNORECASE)
@@ -91,14 +92,16 @@ def pull_from_json(data: Mapping[str, Any]) -> PullRecord:
 
 
 def pull_file_from_json(data: Mapping[str, Any]) -> PullFile:
-    status = str(data["status"])
-    return PullFile(
-        filename=str(data["filename"]),
-        status=status,
-        previous_filename=data.get("previous_filename"),
-        text=added_text(data.get("patch"), data.get("additions")) if status == "added"
-        else None,
-    )
+    """A row of a PR's files; an added SPEC file's text from its patch (see `added_text`),
+    with the commit the row describes (the `ref` of its `contents_url`)."""
+    status, filename = str(data["status"]), str(data["filename"])
+    text = ref = None
+    if status == "added" and is_spec_path(filename):
+        text = added_text(data.get("patch"), data.get("additions"))
+        refs = parse_qs(urlsplit(str(data.get("contents_url") or "")).query).get("ref")
+        ref = refs[0] if refs else None
+    return PullFile(filename=filename, status=status,
+                    previous_filename=data.get("previous_filename"), text=text, ref=ref)
 
 
 def added_text(patch: Any, additions: Any = None) -> str | None:
@@ -121,7 +124,7 @@ def added_text(patch: Any, additions: Any = None) -> str | None:
         return None
     if rest and (len(rest) > 1 or not rest[0].startswith("\\ ")):
         return None
-    if additions is not None and additions != count:
+    if additions is not None and (type(additions) is not int or additions != count):
         return None
     text = "\n".join(line[1:] for line in body)
     return text if rest else text + "\n"
@@ -311,7 +314,8 @@ def spec_files_from_tree(entries: list[Mapping[str, Any]]) -> dict[str, str]:
     return {
         str(e["path"]): str(e["sha"])
         for e in entries
-        if e.get("type") == "blob" and is_spec_path(str(e["path"]))
+        if e.get("type") == "blob" and e.get("mode") != SYMLINK_MODE
+        and is_spec_path(str(e["path"]))
     }
 
 
