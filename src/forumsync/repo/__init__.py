@@ -1,6 +1,7 @@
-"""The GitHub side, in three parts: `parse` (payloads to records, pure), `transport` (rate
-limits and the retry policy PyGithub's Requester runs) and `client` (`RepoClient`: the
-operations the service uses). Import from here.
+"""The GitHub side, in four parts: `parse` (payloads to records, pure), `transport` (rate
+limits and the retry policy PyGithub's Requester runs), `api` (`GithubApi`: requests sent,
+paced and guarded) and `client` (`RepoClient`: the operations the service uses). Import
+from here.
 """
 
 from forumsync.repo.client import LABEL_COLOR, SERVICE, SHA_MEDIA_TYPE, RepoClient
