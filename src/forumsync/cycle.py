@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forumsync import echo, store
 from forumsync.config import Config
+from forumsync.cursors import BLOBS_CURSOR, CURSOR_OVERLAP, Cursors
 from forumsync.executor import CycleReport, Executor
-from forumsync.observer import BLOBS_CURSOR, CURSOR_OVERLAP, Clients, Cursors, Observer
+from forumsync.observer import Clients, Observer
 from forumsync.planner import PlanSettings, plan_cycle
 from forumsync.transport import Unreachable
 
