@@ -48,6 +48,7 @@ from forumsync.repo.transport import (
     ServiceRetry,
     json_or_none,
     rate_limit_wait,
+    read_environment_once,
 )
 from forumsync.timeutil import aware
 from forumsync.transport import (
@@ -120,6 +121,7 @@ class RepoClient:
         self._requester._Requester__timeout = (  # type: ignore[attr-defined]
             min(CONNECT_TIMEOUT, max(1, math.ceil(config.timeout_seconds))),
             max(1, math.ceil(config.timeout_seconds)))
+        read_environment_once(self._requester)
 
     def close(self) -> None:
         self._gh.close()
