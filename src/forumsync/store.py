@@ -226,9 +226,12 @@ def save_thread(session: Session, state: ThreadState) -> None:
 
 
 def resolve_problem(session: Session, kind: str, subject: str, now: datetime) -> None:
-    session.execute(update(Problem).where(Problem.kind == kind, Problem.subject == subject,
-                                          Problem.resolved_at.is_(None))
-                    .values(resolved_at=now))
+    """Resolve the open problem `kind` about `subject`, if any. Nearly always there is none:
+    a plain read says so for half the CPU of an ORM update (which keeps the session's
+    objects in step), and the update runs only when there is one."""
+    is_open = (Problem.kind == kind, Problem.subject == subject, Problem.resolved_at.is_(None))
+    if session.scalar(select(Problem.id).where(*is_open).limit(1)) is not None:
+        session.execute(update(Problem).where(*is_open).values(resolved_at=now))
 
 
 def note_problem(session: Session, note: ProblemNote, now: datetime,
