@@ -112,6 +112,19 @@ def effect_done(session: Session, key: str) -> Effect | None:
     return session.scalar(select(Effect).where(Effect.key == key))
 
 
+def effects_by_key(session: Session, keys: list[str], chunk: int = 500,
+                   ) -> dict[str, Effect | None]:
+    """The ledger's row for each of `keys` (None: no write under it yet), in a few reads
+    rather than one per key."""
+    found: dict[str, Effect | None] = dict.fromkeys(keys)
+    unique = list(found)
+    for start in range(0, len(unique), chunk):
+        part = unique[start:start + chunk]
+        for row in session.scalars(select(Effect).where(Effect.key.in_(part))):
+            found[row.key] = row
+    return found
+
+
 def record_effect(session: Session, key: str, kind: str, target: str, remote_id: str | None,
                   spec_id: int | None) -> None:
     session.add(Effect(key=key, kind=kind, target=target, remote_id=remote_id, spec_id=spec_id,
