@@ -147,6 +147,7 @@ def save_spec(session: Session, plan: SpecPlan, now: datetime) -> Spec:
     for absorbed in plan.absorbs:
         _merge_into(session, absorbed, plan.spec_id)
     spec = session.get(Spec, plan.spec_id) if plan.spec_id else None
+    new = spec is None  # then no link or PR refers to it yet (foreign keys): none is read
     if spec is None:
         spec = Spec(created_at=now)
         session.add(spec)
@@ -165,8 +166,9 @@ def save_spec(session: Session, plan: SpecPlan, now: datetime) -> Spec:
         spec.history_read_at, spec.history_discussion = now, plan.history_discussion
     session.flush()
     plan.spec_id = spec.id
-    _save_link(session, spec, plan, now)
-    owned = set(session.scalars(select(SpecPull.pr_number).where(SpecPull.spec_id == spec.id)))
+    _save_link(session, spec, plan, now, new)
+    owned = set() if new else set(
+        session.scalars(select(SpecPull.pr_number).where(SpecPull.spec_id == spec.id)))
     for number in {*plan.pulls, *([plan.introducing_pr] if plan.introducing_pr else [])} - owned:
         session.execute(insert(SpecPull).values(spec_id=spec.id, pr_number=number))
     for change in plan.changes:
@@ -180,8 +182,9 @@ def save_spec(session: Session, plan: SpecPlan, now: datetime) -> Spec:
     return spec
 
 
-def _save_link(session: Session, spec: Spec, plan: SpecPlan, now: datetime) -> None:
-    link = session.scalar(select(Link).where(Link.spec_id == spec.id))
+def _save_link(session: Session, spec: Spec, plan: SpecPlan, now: datetime,
+               new: bool = False) -> None:
+    link = None if new else session.scalar(select(Link).where(Link.spec_id == spec.id))
     if plan.thread_id is None:
         if link is not None:
             session.delete(link)
