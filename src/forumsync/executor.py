@@ -150,12 +150,11 @@ class Executor:
         owners = {pr: spec.spec_id for spec in plan.specs
                   for pr in (*spec.pulls, spec.introducing_pr) if pr}
         with self.sessions.begin() as session:
-            for number, state in plan.pulls.items():
-                if number not in failed_pulls:
-                    store.save_pull(session, state, owners.get(number))
-            for topic, thread in plan.threads.items():
-                if topic not in failed_threads:
-                    store.save_thread(session, thread)
+            store.save_pulls(session, [(state, owners.get(number))
+                                       for number, state in plan.pulls.items()
+                                       if number not in failed_pulls])
+            store.save_threads(session, [thread for topic, thread in plan.threads.items()
+                                         if topic not in failed_threads])
             for note in plan.problems:
                 store.note_problem(session, note, self.now)
                 report.problems.append(note.message)

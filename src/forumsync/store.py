@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -120,17 +121,10 @@ def effect_done(session: Session, key: str) -> Effect | None:
     return session.scalar(select(Effect).where(Effect.key == key))
 
 
-def effects_by_key(session: Session, keys: list[str], chunk: int = 500,
-                   ) -> dict[str, Effect | None]:
+def effects_by_key(session: Session, keys: list[str]) -> dict[str, Effect | None]:
     """The ledger's row for each of `keys` (None: no write under it yet), in a few reads
     rather than one per key."""
-    found: dict[str, Effect | None] = dict.fromkeys(keys)
-    unique = list(found)
-    for start in range(0, len(unique), chunk):
-        part = unique[start:start + chunk]
-        for row in session.scalars(select(Effect).where(Effect.key.in_(part))):
-            found[row.key] = row
-    return found
+    return dict.fromkeys(keys) | rows_by(session, Effect.key, keys)
 
 
 def record_effect(session: Session, key: str, kind: str, target: str, remote_id: str | None,
@@ -227,26 +221,45 @@ def _merge_into(session: Session, old_id: int, new_id: int | None) -> None:
     session.flush()
 
 
-def save_pull(session: Session, state: PullState, spec_id: int | None = None) -> None:
-    """Remember a PR as last seen (labels after the service's own changes) and its SPEC."""
-    row = session.get(PullRequest, state.number) or PullRequest(number=state.number)
-    row.state, row.labels = state.state, list(state.labels)
-    row.spec_id = spec_id or row.spec_id
-    row.updated_at = state.updated_at or row.updated_at
-    row.head_sha = state.head_sha or row.head_sha
-    session.add(row)
+def save_pulls(session: Session, pulls: list[tuple[PullState, int | None]]) -> None:
+    """Remember PRs as last seen (labels after the service's own changes) and their SPECs.
+    Their rows are read a chunk at a time, not one query per PR."""
+    rows = rows_by(session, PullRequest.number, [state.number for state, _ in pulls])
+    for state, spec_id in pulls:
+        row = rows.get(state.number) or PullRequest(number=state.number)
+        row.state, row.labels = state.state, list(state.labels)
+        row.spec_id = spec_id or row.spec_id
+        row.updated_at = state.updated_at or row.updated_at
+        row.head_sha = state.head_sha or row.head_sha
+        session.add(row)
 
 
-def save_thread(session: Session, state: ThreadState) -> None:
-    row = session.get(Thread, state.id) or Thread(id=state.id)
-    row.tags, row.category_id = list(state.tags), state.category_id
-    row.slug, row.title = state.slug[:300], state.title[:300]
-    row.last_posted_at, row.revision = state.last_posted_at, state.revision
-    if not state.deleted:
-        row.deleted_at = None
-    elif row.deleted_at is None:
-        row.deleted_at = utcnow()
-    session.add(row)
+def save_threads(session: Session, threads: list[ThreadState]) -> None:
+    """Remember threads as last seen; their rows are read a chunk at a time."""
+    rows = rows_by(session, Thread.id, [state.id for state in threads])
+    for state in threads:
+        row = rows.get(state.id) or Thread(id=state.id)
+        row.tags, row.category_id = list(state.tags), state.category_id
+        row.slug, row.title = state.slug[:300], state.title[:300]
+        row.last_posted_at, row.revision = state.last_posted_at, state.revision
+        if not state.deleted:
+            row.deleted_at = None
+        elif row.deleted_at is None:
+            row.deleted_at = utcnow()
+        session.add(row)
+
+
+def rows_by(session: Session, column: Any, keys: list[Any], chunk: int = 500,
+            ) -> dict[Any, Any]:
+    """The existing rows whose unique `column` is one of `keys`, by that value: a query
+    per `chunk` keys instead of one per key."""
+    found: dict[Any, Any] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), chunk):
+        part = unique[start:start + chunk]
+        for row in session.scalars(select(column.class_).where(column.in_(part))):
+            found[getattr(row, column.key)] = row
+    return found
 
 
 def resolve_problem(session: Session, kind: str, subject: str, now: datetime) -> None:
