@@ -195,3 +195,70 @@ def test_an_own_topic_answer_of_the_wrong_shape_is_a_service_error(payload: Any)
     with pytest.raises(ServiceError) as caught:
         client.topic_by_external_id("forumsync-newthread-pr-1")
     assert (caught.value.service, caught.value.operation) == ("discourse", "find own topic")
+
+
+# --- Both: the environment, read once per host -------------------------------------------------
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+                   "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def _environment(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize("environ", [
+    {},
+    {"HTTPS_PROXY": "http://proxy.example:3128", "HTTP_PROXY": "http://proxy.example:8080",
+     "NO_PROXY": "127.0.0.1,forum.example.org"},
+    {"https_proxy": "http://proxy.example:3128", "no_proxy": "api.github.com:443"},
+    {"REQUESTS_CA_BUNDLE": "/etc/ca.pem"},
+    {"CURL_CA_BUNDLE": "/etc/curl-ca.pem", "ALL_PROXY": "socks5://proxy.example:1080"},
+])
+def test_the_environment_read_once_is_what_requests_reads_on_every_call(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str],
+) -> None:
+    from forumsync.transport import EnvironmentOnce
+
+    _environment(monkeypatch, **environ)
+    once, plain = EnvironmentOnce(), requests.Session()
+    for url in ("https://api.github.com/repos/a/b/pulls", "http://127.0.0.1:8000/c/9.json",
+                "https://forum.example.org/t/1.json", "https://forum.example.org:8443/t/1"):
+        for verify in (True, False, None, "/own-ca.pem"):
+            for proxies in ({}, {"https": "http://given.example:1"},
+                            {"no_proxy": "forum.example.org"}):
+                for _ in range(2):  # the second answer comes from what was read first
+                    assert once.merge_environment_settings(
+                        url, dict(proxies), None, verify, None) == \
+                        plain.merge_environment_settings(url, dict(proxies), None, verify, None)
+
+
+def test_both_adapters_use_the_proxy_the_environment_names_unless_no_proxy_names_the_host(
+    monkeypatch: pytest.MonkeyPatch, forum_server: tuple[FakeDiscourse, ServiceServer],
+) -> None:
+    from forumsync.repo import RepoClient
+
+    fake_forum, forum = forum_server
+    topic_id = next(iter(fake_forum.topics))
+    with sandbox() as (fake_github, github):
+        fake_github.set_file("spec-0009/index.md", SPEC_TEXT)
+
+        def read_both() -> None:
+            repo = RepoClient(github_config(github.url), sleep=lambda _: None)
+            assert repo.spec_document("spec-0009/index.md", "main") is not None
+            assert forum_for(forum.url, retries=0).topic(topic_id) is not None
+
+        _environment(monkeypatch, HTTP_PROXY="http://127.0.0.1:9")  # nothing listens there
+        with pytest.raises(ServiceError) as caught:
+            RepoClient(github_config(github.url), sleep=lambda _: None).spec_document(
+                "spec-0009/index.md", "main")
+        assert caught.value.service == "github"
+        with pytest.raises(ServiceError) as caught:
+            forum_for(forum.url, retries=0).topic(topic_id)
+        assert caught.value.service == "discourse"
+        _environment(monkeypatch, HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1")
+        read_both()

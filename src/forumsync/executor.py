@@ -37,6 +37,7 @@ from forumsync.actions import (
 )
 from forumsync.errors import NotFound, ServiceError, backoff_delay
 from forumsync.markers import marker, with_marker
+from forumsync.models import Effect as LedgerRow
 from forumsync.records import CommentRecord, ForumPost
 
 if TYPE_CHECKING:
@@ -109,12 +110,18 @@ class Executor:
         # markers, so a key not among them is not on the forum (no second read to check)
         self.read_posts = read_posts or {}
         self.read_comments = read_comments or {}  # PR -> its comments, likewise
+        # the ledger's rows for the plan's keys, read in one go once due retries are done;
+        # a key this cycle records or holds is dropped, and read from the database again
+        self.read_ahead: dict[str, LedgerRow | None] = {}
 
     def apply(self, plan: Plan, report: CycleReport) -> tuple[set[int], set[str]]:
         """Retry held writes that are due, then apply every SPEC's writes; returns the PRs
         and SPEC files of SPECs that failed, which the next cycle reads again."""
         self.forum.take_replies()  # a cycle that crashed left these
         self.retry_held(report)
+        with self.sessions() as session:
+            self.read_ahead = store.effects_by_key(
+                session, [effect.key for spec in plan.specs for effect in spec.effects])
         failed_pulls: set[int] = set()
         failed_paths: set[str] = set()
         failed_threads: set[int] = set()
@@ -143,12 +150,11 @@ class Executor:
         owners = {pr: spec.spec_id for spec in plan.specs
                   for pr in (*spec.pulls, spec.introducing_pr) if pr}
         with self.sessions.begin() as session:
-            for number, state in plan.pulls.items():
-                if number not in failed_pulls:
-                    store.save_pull(session, state, owners.get(number))
-            for topic, thread in plan.threads.items():
-                if topic not in failed_threads:
-                    store.save_thread(session, thread)
+            store.save_pulls(session, [(state, owners.get(number))
+                                       for number, state in plan.pulls.items()
+                                       if number not in failed_pulls])
+            store.save_threads(session, [thread for topic, thread in plan.threads.items()
+                                         if topic not in failed_threads])
             for note in plan.problems:
                 store.note_problem(session, note, self.now)
                 report.problems.append(note.message)
@@ -200,8 +206,11 @@ class Executor:
                  ) -> str | None:
         """Write once per key; a write that fails is held for a later retry, and the rest
         of the SPEC goes on."""
-        with self.sessions() as session:
-            done = store.effect_done(session, effect.key)
+        if effect.key in self.read_ahead:
+            done = self.read_ahead[effect.key]
+        else:
+            with self.sessions() as session:
+                done = store.effect_done(session, effect.key)
         if done is not None:
             return done.remote_id if done.status == "done" else None
         try:
@@ -210,6 +219,7 @@ class Executor:
             self._hold(effect, spec_id, report, str(exc), transient=exc.transient,
                        gone=isinstance(exc, NotFound))
             return None
+        self.read_ahead.pop(effect.key, None)
         with self.sessions.begin() as session:
             store.record_effect(session, effect.key, _kind(effect), _target(effect), remote_id,
                                 spec_id)
@@ -228,6 +238,7 @@ class Executor:
             attempts - 1, RETRY_CAP.total_seconds(), RETRY_BASE.total_seconds()))
         status = "dropped" if dropped else "failed" if transient or waiting else "refused"
         payload = effect_payload(effect) | ({"link_from": link_from} if link_from else {})
+        self.read_ahead.pop(effect.key, None)
         with self.sessions.begin() as session:
             store.record_held(session, effect.key, _kind(effect), _target(effect), spec_id,
                               payload, error, status, None if dropped else self.now + wait,

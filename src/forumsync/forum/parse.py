@@ -89,7 +89,7 @@ def page_since(
     """
     summaries: list[TopicSummary] = []
     for item in topics:
-        activity = last_activity(item)
+        activity = last_activity(item) if since is not None else None  # no dates to parse
         if since is not None and activity is not None and activity < since:
             if is_pinned(item):
                 continue

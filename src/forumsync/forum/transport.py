@@ -26,6 +26,7 @@ from pydiscourse.exceptions import (
 
 from forumsync.errors import backoff_delay
 from forumsync.forum.parse import DETAIL_LIMIT, error_detail, rate_limit_wait
+from forumsync.transport import EnvironmentOnce
 
 BASE_WAIT = 1.0
 MAX_WAIT = 60.0  # no single wait is longer; a 429 asking for more is not waited out
@@ -44,7 +45,7 @@ class DiscourseAPI(DiscourseClient):
     def __init__(self, host: str, api_username: str, api_key: str,
                  timeout: tuple[float, float]) -> None:
         super().__init__(host.rstrip("/"), api_username, api_key, timeout=timeout)
-        self.session = requests.Session()
+        self.session = EnvironmentOnce()
         self.moved: dict[str, str] = {}  # GET path -> where it redirected (e.g. /c/9.json)
         # a forum under a path (https://example.org/forum): redirects name that path too
         self.base_path = urlsplit(self.host).path.rstrip("/")

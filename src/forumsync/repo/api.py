@@ -38,6 +38,7 @@ from forumsync.repo.transport import (
     ServiceRetry,
     json_or_none,
     rate_limit_wait,
+    read_environment_once,
 )
 from forumsync.timeutil import aware
 from forumsync.transport import (
@@ -105,6 +106,7 @@ class GithubApi:
         self._requester._Requester__timeout = (  # type: ignore[attr-defined]
             min(CONNECT_TIMEOUT, max(1, math.ceil(config.timeout_seconds))),
             max(1, math.ceil(config.timeout_seconds)))
+        read_environment_once(self._requester)
 
     def close(self) -> None:
         self._gh.close()

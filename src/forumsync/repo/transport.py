@@ -1,5 +1,5 @@
-"""GitHub transport policy: which answers are rate limits and how long to wait, and the
-urllib3 retry that PyGithub's Requester runs every request through.
+"""GitHub transport policy: which answers are rate limits and how long to wait, the
+urllib3 retry that PyGithub's Requester runs every request through, and its connection.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from forumsync.errors import backoff_delay
 from forumsync.repo.parse import lower_keys
+from forumsync.transport import EnvironmentOnce
 
 DEFAULT_MAX_WAIT = 120.0  # seconds: a longer rate-limit wait fails the call instead
 SECONDARY_WAIT = 60.0  # GitHub: without retry-after or reset, wait at least a minute
@@ -135,3 +136,20 @@ def json_or_none(raw: bytes | str) -> Any:
         return json.loads(raw) if raw else None
     except ValueError:
         return None
+
+
+def read_environment_once(requester: Requester) -> None:
+    """Make `requester`'s connection send through an `EnvironmentOnce` session with PyGithub's
+    own adapter (its retry and pool) and auth: the proxy and CA environment is read once
+    rather than on every request."""
+    plain = requester._Requester__connectionClass  # type: ignore[attr-defined]
+
+    class Connection(plain):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            session = EnvironmentOnce()
+            session.auth = self.session.auth
+            session.mount(f"{self.protocol}://", self.adapter)
+            self.session = session
+
+    requester._Requester__connectionClass = Connection  # type: ignore[attr-defined]
