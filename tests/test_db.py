@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forumsync import store
+from forumsync.actions import ProblemNote
 from forumsync.db import downgrade, make_engine, open_database, upgrade
-from forumsync.models import Base, Cursor, Effect, Link, Spec, Thread
+from forumsync.models import Base, Cursor, Effect, Link, Problem, PullRequest, Spec, Thread
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -172,3 +173,21 @@ def test_a_database_full_of_data_goes_down_and_up_again(db_url: str, tmp_path: P
         report = run_cycle(world.config, world.sessions, world.clients, box.clock.advance(
             minutes=10))
         assert report.ok and report.actions == []  # nothing forgotten, nothing done twice
+
+
+def test_a_pr_or_spec_without_a_row_is_no_reason_to_fail(db_url: str) -> None:
+    """A PR row deleted by hand, or a SPEC whose save was rolled back, are left out: the
+    rest is stored, and no cycle fails on them again and again."""
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    sessions = open_database(db_url)
+    with sessions.begin() as session:
+        session.add(PullRequest(number=2, state="open", labels=[]))
+    with sessions.begin() as session:
+        store.pulls_seen_at(session, {2: at, 999: at})
+        store.note_problem(session, ProblemNote("sync-failed", "spec:x", "it failed"), at,
+                           spec_id=12345)
+    with sessions() as session:
+        assert session.get(PullRequest, 2).updated_at.replace(tzinfo=UTC) == at
+        assert session.get(PullRequest, 999) is None
+        problem = session.scalars(select(Problem)).one()
+        assert (problem.subject, problem.spec_id) == ("spec:x", None)

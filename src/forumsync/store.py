@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from forumsync.actions import ProblemNote, SpecPlan
@@ -245,10 +245,13 @@ def save_pulls(session: Session, pulls: list[tuple[PullState, int | None]]) -> N
 
 
 def pulls_seen_at(session: Session, updated: Mapping[int, datetime]) -> None:
-    """PR -> updated_at: changed by nothing but what the service already remembers."""
+    """PR -> updated_at: changed by nothing but what the service already remembers. A PR
+    with no row (deleted by hand meanwhile) is left alone."""
     if updated:
-        session.execute(update(PullRequest), [{"number": number, "updated_at": at}
-                                              for number, at in updated.items()])
+        table = PullRequest.__table__
+        session.execute(update(table).where(table.c.number == bindparam("pr"))
+                        .values(updated_at=bindparam("at")),
+                        [{"pr": number, "at": at} for number, at in updated.items()])
 
 
 def save_threads(session: Session, threads: list[ThreadState]) -> None:
@@ -290,7 +293,10 @@ def resolve_problem(session: Session, kind: str, subject: str, now: datetime) ->
 
 def note_problem(session: Session, note: ProblemNote, now: datetime,
                  spec_id: int | None = None) -> None:
-    """Record a problem once; seeing it again bumps its count, or reopens it at 1."""
+    """Record a problem once; seeing it again bumps its count, or reopens it at 1. A SPEC id
+    with no row (its SPEC's save was rolled back) is not kept: the problem still is."""
+    if spec_id is not None and session.get(Spec, spec_id) is None:
+        spec_id = None
     row = session.scalar(select(Problem).where(Problem.kind == note.kind,
                                                Problem.subject == note.subject[:200]))
     if row is None:
