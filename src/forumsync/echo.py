@@ -1,5 +1,5 @@
-"""The service's own writes to pull requests, remembered so that the next cycle need not
-read them back, without ever hiding a person's change.
+"""The service's own writes to pull requests, remembered so that the cycle after many of
+them need not read them all back, without hiding a person's change (but one, below).
 
 A label or comment the service writes moves the PR's `updated_at`, so the next cycle's PR
 list shows every PR it wrote to as changed. Reading each one back (its timeline) made the
@@ -17,7 +17,9 @@ the service's own echo only when all of these hold:
   more pages than there are PRs to check;
 - no webhook delivery that a cycle has not handled yet names it.
 
-What stays unseen: a review (which no listing shows, and whose body and review comments are
+This is for the cycle after many writes (a first sync, a mass retag): with fewer than `BULK`
+PRs to check, each is read back, which costs little and misses nothing. With `BULK` or more,
+what stays unseen: a review (which no listing shows, and whose body and review comments are
 not issue comments) submitted between the service's read of the PR and the second of its
 last write there, without a webhook; the PR's next change shows its activity.
 """
@@ -37,6 +39,7 @@ from forumsync.records import PullRecord
 from forumsync.state import PullState
 
 OWN_WRITES_CURSOR = "github:own-writes"
+BULK = 100  # PRs to check, at least: one page of the PR list's worth
 
 
 @dataclass(frozen=True)

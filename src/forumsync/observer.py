@@ -120,13 +120,14 @@ class Observer:
     def _own_echoes(self, changed: list[PullRecord]) -> dict[int, datetime]:
         """The changed PRs that only the service's own writes changed (see forumsync.echo),
         with their updated_at: one read of the repository's comments since those writes, if
-        it costs fewer pages than reading the PRs would. A PR a webhook delivery not yet
-        handled names (a review, which no listing shows) is read."""
+        there are at least `echo.BULK` of them and it costs fewer pages than reading the PRs
+        would. A PR a webhook delivery not yet handled names (a review, which no listing
+        shows) is read."""
         writes = {p.number: self.cursors.own_writes[p.number] for p in changed
                   if p.number in self.cursors.own_writes and p.number not in self.cursors.named
                   and self.cursors.own_writes[p.number].matches(p)}
-        if not writes:
-            return {}
+        if len(writes) < echo.BULK:
+            return {}  # few: reading each back costs little and misses no review
         try:
             comments = self.repo.comment_ids_since(min(w.since for w in writes.values()),
                                                    max_pages=len(writes))
