@@ -29,6 +29,9 @@ _SECRET_KEY = re.compile(r"(api_?key|token|secret|password)$", re.IGNORECASE)
 _MARKER_STAGES = [s for s in Stage if s is not Stage.IDEA]
 
 
+NEW_SPEC_LABEL = "New SPEC"  # the label a SPEC PR carries from the start (DESIGN.md)
+
+
 class ConfigError(Exception):
     """A configuration mistake; the message names the key and the file."""
 
@@ -277,13 +280,15 @@ def _describe(value: Any) -> str:
 def _validate(config: Config, source: str) -> None:
     from apscheduler.triggers.cron import CronTrigger
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     def fail(key: str, message: str) -> None:
         raise ConfigError(f"{source}: {key}: {message}")
 
     try:
-        make_url(config.database.url)
+        make_url(config.database.url).get_dialect()
+    except NoSuchModuleError:  # an ArgumentError too
+        fail("[database] url", f"no such database kind: {config.database.url.split(':')[0]!r}")
     except ArgumentError:
         fail("[database] url", f"not a SQLAlchemy database URL: {config.database.url!r}")
     for key, url in (("[discourse] url", config.discourse.url),
@@ -296,6 +301,12 @@ def _validate(config: Config, source: str) -> None:
         fail("[discourse] ideas_category_id", "must be a positive category id")
     if config.discourse.accepted_category_id < 0:
         fail("[discourse] accepted_category_id", "must be a category id, or 0 for never move")
+    if config.discourse.accepted_category_id == config.discourse.ideas_category_id:
+        fail("[discourse] accepted_category_id", "must differ from ideas_category_id")
+    for key, name in (("[discourse] committee_group", config.discourse.committee_group),
+                      ("[github] committee_team", config.github.committee_team)):
+        if not name.strip():
+            fail(key, "must name the Steering Committee's group or team")
     for key, minimum in (("sync_every_minutes", 0.05),):
         if getattr(config.schedule, key) < minimum:
             fail(f"[schedule] {key}", f"must be at least {minimum}")
@@ -338,5 +349,8 @@ def _validate(config: Config, source: str) -> None:
         if unknown:
             stages = ", ".join(sorted(expected))
             fail(key, f"unknown stage {sorted(unknown)[0]!r} (stages: {stages})")
-        if len(set(names.values())) != len(names) or not all(names.values()):
+        folded = {name.casefold() for name in names.values()}
+        if len(folded) != len(names) or not all(names.values()):
             fail(key, "each stage needs its own non-empty name")
+        if NEW_SPEC_LABEL.casefold() in folded:
+            fail(key, f"{NEW_SPEC_LABEL!r} is the label of new SPEC PRs, not a stage")

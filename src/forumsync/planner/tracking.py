@@ -12,6 +12,7 @@ import re
 
 from forumsync import texts
 from forumsync.actions import ProblemNote, SpecPlan, StageChange
+from forumsync.config import NEW_SPEC_LABEL
 from forumsync.markers import PREFIX as MARKER_PREFIX
 from forumsync.markers import is_own
 from forumsync.observation import PullObservation, ThreadObservation
@@ -30,7 +31,6 @@ from forumsync.records import Activity, PullFile, SpecDocument, is_regular_post
 from forumsync.specfiles import is_spec_path
 from forumsync.stages import Stage
 
-NEW_SPEC_LABEL = "New SPEC"
 OWN_THREAD_KEY = re.compile(re.escape(f"{MARKER_PREFIX}{NEW_THREAD_KEY}") + r"(\d+)\b")
 
 
