@@ -302,6 +302,37 @@ def test_link_by_hand_and_by_slug(world: World, tmp_path: Path) -> None:
     world.sync()
     assert world.status()[pr].thread == right
     assert world.tags(right) == ("spec-draft",)
+    assert world.tags(wrong) == ()  # the stage tag went with the link
+
+
+def test_unlink_by_hand_takes_the_stage_tag_off_the_thread(world: World) -> None:
+    from forumsync.manual_links import unlink_by_hand
+
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    assert world.tags(topic) == ("spec-draft",)
+    with world.sessions.begin() as session:
+        unlink_by_hand(session, pr)
+    world.sync()
+    assert world.status()[pr].thread is None and world.tags(topic) == ()
+    world.sync()
+    assert world.tags(topic) == ()  # and it stays off
+
+
+def test_a_hand_link_to_a_thread_that_does_not_exist_links_nothing(world: World) -> None:
+    from forumsync.manual_links import link_by_hand
+
+    topic = world.idea()
+    pr = world.open_spec_pr(topic)
+    world.sync()
+    with world.sessions.begin() as session:
+        link_by_hand(session, pr, 99999)
+    world.sync()
+    world.sync()
+    row = world.status()[pr]
+    assert row.thread == topic and world.tags(topic) == ("spec-draft",)  # as it was
+    assert "linked by hand to thread 99999, which does not exist" in row.last_problem
 
 
 def test_old_spec_on_main_links_by_front_matter(world: World) -> None:

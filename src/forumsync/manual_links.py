@@ -1,11 +1,13 @@
-"""Links made by hand (`forumsync link` / `unlink`); they override automatic linking."""
+"""Links made by hand (`forumsync link` / `unlink`); they override automatic linking. The
+next sync applies them, as it applies any change of link: the old thread loses its stage
+tag."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forumsync.models import ManualLink, Spec
+from forumsync.models import ManualLink
 from forumsync.timeutil import utcnow
 
 
@@ -27,7 +29,6 @@ def link_by_hand(session: Session, pr_number: int, topic_id: int) -> str:
     row.topic_id = topic_id
     row.created_at = utcnow()
     session.add(row)
-    _drop_automatic_link(session, pr_number)
     return f"PR #{pr_number} linked to topic {topic_id} by hand; the next sync applies it"
 
 
@@ -37,18 +38,10 @@ def unlink_by_hand(session: Session, pr_number: int) -> str:
     row.topic_id = None
     row.created_at = utcnow()
     session.add(row)
-    _drop_automatic_link(session, pr_number)
     return (
         f"PR #{pr_number} unlinked by hand; automatic linking stays off for it until "
         f"`forumsync link --pr {pr_number} --topic ID`"
     )
-
-
-def _drop_automatic_link(session: Session, pr_number: int) -> None:
-    spec = session.scalar(select(Spec).where(Spec.introducing_pr == pr_number))
-    if spec is not None and spec.link is not None:
-        session.delete(spec.link)
-        session.flush()
 
 
 def manual_links(session: Session) -> dict[int, int | None]:

@@ -71,7 +71,8 @@ class Observer:
             self.failures.append(str(exc))
         history = self._history_discussions(docs)
         try:
-            threads = self._threads(self._named_topics(pulls, docs, history))
+            threads = self._threads(self._named_topics(pulls, docs, history)
+                                    | self._linked_by_hand_anew())
         except ServiceError as exc:
             self.failures.append(str(exc))
         committee = self._committee(pulls, threads)
@@ -304,6 +305,13 @@ class Observer:
         return {ref.topic_id for text in texts if text
                 for ref in thread_refs_in(text, self.config.discourse.url)
                 if isinstance(ref, ThreadRef) and ref.topic_id is not None}
+
+    def _linked_by_hand_anew(self) -> set[int]:
+        """Topics linked by hand that are not their SPEC's thread yet: read once, so a
+        topic that does not exist is reported, not linked."""
+        linked = {s.introducing_pr: s.thread_id for s in self.stored.specs if s.introducing_pr}
+        return {topic for pr, topic in self.stored.manual_links.items()
+                if topic is not None and linked.get(pr) != topic}
 
     def _gone(self, topic_id: int) -> ThreadObservation:
         stored = self.stored.threads.get(topic_id)

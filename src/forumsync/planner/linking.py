@@ -34,7 +34,13 @@ def link(ctx: CycleContext, index: int) -> None:
     if pr is not None and pr in manual:
         topic = manual[pr]
         if topic is None:
+            spec.released_thread = spec.thread_id  # its stage tag goes with the link
             spec.thread_id, spec.link_method = None, None
+        elif topic != spec.thread_id and ctx.is_deleted(topic):
+            ctx.problem(index, "bad-link", f"{spec.key}:topic-{topic}",
+                        f"{spec.key} is linked by hand to thread {topic}, which does not "
+                        "exist or cannot be read; not linked (`forumsync link` or `unlink` "
+                        "to change it)", f"link:{spec.key}")
         elif topic != spec.thread_id:
             _claim(ctx, index, topic, "manual", f"manual:pr-{pr}")
     else:
