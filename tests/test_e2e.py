@@ -161,6 +161,21 @@ def test_merge_as_draft_publish_and_two_endorsements(world: World) -> None:
             world.replies(topic)[-1]
     assert world.status()[pr].stage == "endorsed"
     assert world.github.labels_on(pr)[-1] == "spec-endorsed"
+    assert "merged by @\u200dchair" in world.replies(topic)[-1]  # who changed what
+    # the file changes back: each step down is told too, with who merged it
+    for text, stage in ((spec_text(10, "Deprecations", draft=False).replace(
+            "endorsed-by:", "endorsed-by:\n  - numpy"), "published"),
+            (spec_text(10, "Deprecations", draft=True), "draft")):
+        edit = world.github.open_pull("ada", f"SPEC 10 back to {stage}", "", {path: text})
+        world.github.merge_pull("chair", edit)
+        replies = len(world.replies(topic))
+        world.sync()
+        assert world.tags(topic) == (f"spec-{stage}",)
+        assert len(world.replies(topic)) == replies + 1
+        assert f"SPEC 10 is now **{stage}**: changed by @\u200dchair on GitHub" in \
+            world.replies(topic)[-1]
+        world.sync()
+        assert len(world.replies(topic)) == replies + 1  # once
 
 
 def test_closed_unmerged_then_reopened(world: World) -> None:

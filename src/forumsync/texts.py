@@ -58,17 +58,28 @@ def missing_thread_comment(thread_url: str) -> str:
 
 def stage_note(name: str, to_stage: Stage, actor: str, side: str, source_url: str) -> str:
     return (
-        f"{name} is now **{to_stage.value}**: changed by {markdown_text('@' + actor, 60)} on "
+        f"{name} is now **{to_stage.value}**: changed{_by(actor)} on "
         f"{side_name(side)} ([source]({source_url}))."
     )
 
 
-def endorsed_note(name: str, project: str, count: int, pr_url: str | None) -> str:
-    link = f" ([PR]({pr_url}))" if pr_url else ""
+def endorsed_note(name: str, project: str, count: int, pr_url: str | None,
+                  actor: str = "") -> str:
     plural = "endorsement" if count == 1 else "endorsements"
-    return f"{markdown_text(project, 40)} endorsed {name} — {count} {plural}{link}."
+    merged = _merged(pr_url, actor)
+    return f"{markdown_text(project, 40)} endorsed {name} — {count} {plural}{merged}."
 
 
-def published_note(name: str, pr_url: str | None) -> str:
-    link = f" ([PR]({pr_url}))" if pr_url else ""
-    return f"{name} was published: it is no longer a draft{link}."
+def published_note(name: str, pr_url: str | None, actor: str = "") -> str:
+    return f"{name} was published: it is no longer a draft{_merged(pr_url, actor)}."
+
+
+def _by(actor: str) -> str:
+    return f" by {markdown_text('@' + actor, 60)}" if actor else ""
+
+
+def _merged(pr_url: str | None, actor: str) -> str:
+    """` ([PR](url), merged by @login)`, or as much of it as is known."""
+    parts = [f"[PR]({pr_url})"] if pr_url else []
+    parts += [f"merged{_by(actor)}"] if actor and pr_url else []
+    return f" ({', '.join(parts)})" if parts else ""

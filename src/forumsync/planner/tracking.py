@@ -187,15 +187,22 @@ def track_main_doc(ctx: CycleContext, doc: SpecDocument) -> None:
     actor = (merged.pull.merged_by or last_actor(merged, "merged")) if merged else ""
     name = texts.spec_name(spec.number, spec.introducing_pr)
     by = f"pr-{merged.pull.number}" if merged else "main"
-    if before_draft and not doc.is_draft:
+    pr_url = url if merged else None
+    published = bool(before_draft and not doc.is_draft)
+    if published:
         announce(ctx, index, at, f"published:{doc.path}:{by}",
-                 texts.published_note(name, url if merged else None))
+                 texts.published_note(name, pr_url, actor))
     folded_before = {p.casefold() for p in before_endorsed}
     new_endorsers = [p for p in spec.endorsed_by if p.casefold() not in folded_before]
     for count, project in enumerate(new_endorsers, start=len(before_endorsed) + 1):
         announce(ctx, index, at, f"endorsed:{doc.path}:{project.casefold()}:{by}",
-                 texts.endorsed_note(name, project, count, url if merged else None))
-    if new_stage != file_stage(bool(before_draft), before_endorsed):
+                 texts.endorsed_note(name, project, count, pr_url, actor))
+    before_stage = file_stage(bool(before_draft), before_endorsed)
+    if new_stage != before_stage:
+        if not published and not new_endorsers:  # back to draft, or endorsements withdrawn
+            announce(ctx, index, at,
+                     f"file-stage:{doc.path}:{before_stage.value}:{new_stage.value}:{by}",
+                     texts.stage_note(name, new_stage, actor, "github", url))
         ctx.signal(index, Signal(new_stage, actor, "github", at, "front_matter", doc.path,
                                    url))
 
