@@ -528,3 +528,13 @@ def test_publishing_again_after_a_return_to_draft_is_announced_again(world: Worl
         world.github.merge_pull("chair", change)
         world.sync()
     assert len([r for r in world.replies(topic) if "was published" in r]) == 2
+
+
+def test_a_discussion_link_off_the_forum_is_reported(world: World) -> None:
+    off = "https://github.com/scientific-python/specs/issues/5"
+    pr = world.github.open_pull("ada", "SPEC 10: Deprecations", f"Viability discussion: {off}",
+                                {"spec-0010/index.md": spec_text(10, "Deprecations")},
+                                labels=["New SPEC"])
+    report = world.sync()
+    assert f"the discussion link {off} is not on the forum" in report.problems
+    assert world.status()[pr].thread is not None  # a thread is opened, as for no link

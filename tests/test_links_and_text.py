@@ -53,6 +53,16 @@ def test_thread_refs_in_a_pr_template_body() -> None:
     assert refs == [ThreadRef(42, "my-idea", f"{FORUM}/t/my-idea/42")]
 
 
+def test_a_discussion_link_off_the_forum_is_reported_only_without_a_thread_link() -> None:
+    off = "https://github.com/scientific-python/specs/issues/5"
+    refs = thread_refs_in(f"Viability discussion: {off}\nSee also https://example.org/x", FORUM)
+    assert [(type(r), r.url) for r in refs] == [(BadThreadRef, off)]
+    assert "not on the forum" in refs[0].reason
+    with_thread = thread_refs_in(f"Discussion: {off}\nand {FORUM}/t/idea/12", FORUM)
+    assert with_thread == [ThreadRef(12, "idea", f"{FORUM}/t/idea/12")]
+    assert thread_refs_in(f"Background: {off}", FORUM) == []  # not called the discussion
+
+
 def test_pull_numbers_in_posts() -> None:
     text = ("PR: https://github.com/scientific-python/specs/pull/310 and "
             "https://github.com/other/repo/pull/9")

@@ -60,6 +60,9 @@ def _topic_id(segment: str) -> int | None:
     return None
 
 
+_DISCUSSION = re.compile(r"\bdiscussion\b", re.IGNORECASE)
+
+
 def _is_placeholder(segment: str) -> bool:
     """`...`, `…` or a `<id>`-style stand-in left from the PR template."""
     return segment.strip(".…") == "" or segment.startswith(("<", "%3C", "%3c", "{"))
@@ -96,17 +99,26 @@ def _classify(url: str, forum_url: str) -> ThreadRef | BadThreadRef:
 
 
 def thread_refs_in(text: str, forum_url: str) -> list[ThreadRef | BadThreadRef]:
-    """Every forum-thread URL (`/t/…`) in `text`, in order. Other URLs are left out, and so
-    is text inside HTML comments (the PR template's hints link the Ideas category there)."""
+    """Every forum-thread URL (`/t/…`) in `text`, in order, with the placeholders; and when
+    there is no thread link, the off-forum URLs a line calls the discussion ("Discussion:
+    https://…/issues/5"), which link nothing. Other URLs are left out, and so is text inside
+    HTML comments (the PR template's hints link the Ideas category there)."""
     found: list[ThreadRef | BadThreadRef] = []
-    for match in _URL.finditer(strip_html_comments(text or "")):
+    elsewhere: list[ThreadRef | BadThreadRef] = []
+    visible = strip_html_comments(text or "")
+    for match in _URL.finditer(visible):
         url = match.group(0)
         if _host(url) != _host(forum_url):
+            line = visible[visible.rfind("\n", 0, match.start()) + 1 : match.start()]
+            if _DISCUSSION.search(line):
+                elsewhere.append(_classify(url, forum_url))
             continue
         ref = _classify(url, forum_url)
         if isinstance(ref, ThreadRef) or ref.kind == "placeholder":
             found.append(ref)
-    return found
+    if any(isinstance(ref, ThreadRef) for ref in found):
+        return found
+    return found + elsewhere
 
 
 def parse_thread_url(url: str, forum_url: str) -> ThreadRef | BadThreadRef:
