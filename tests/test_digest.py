@@ -220,3 +220,11 @@ def test_two_digests_a_day_to_a_category_have_distinct_titles(tmp_path: Path) ->
                 sent.append(send(session, built, world.config, world.clients.forum,
                                  box.clock.now()))
         assert None not in sent and len(set(sent)) == 2
+
+
+def test_problems_that_need_a_hand_stand_in_the_digest() -> None:
+    digest = Digest(period=datetime(2026, 11, 2, tzinfo=UTC),
+                    other_problems=["pr-1 links thread 99999, which was deleted or cannot be "
+                                    "read; not linked"])
+    assert not digest.is_empty()
+    assert "### Other problems that stand\n\n- pr-1 links thread 99999" in render(digest)

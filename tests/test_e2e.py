@@ -538,3 +538,18 @@ def test_a_discussion_link_off_the_forum_is_reported(world: World) -> None:
     report = world.sync()
     assert f"the discussion link {off} is not on the forum" in report.problems
     assert world.status()[pr].thread is not None  # a thread is opened, as for no link
+
+
+def test_a_link_problem_stands_in_status_and_in_the_digest(world: World) -> None:
+    from forumsync.digest import collect
+
+    pr = world.github.open_pull("ada", "SPEC 10: Deprecations",
+                                f"Discussion: {world.forum.base_url}/t/gone/99999",
+                                {"spec-0010/index.md": spec_text(10, "Deprecations")},
+                                labels=["New SPEC"])
+    world.sync()
+    problem = "pr-1 links thread 99999, which was deleted or cannot be read; not linked"
+    assert world.status()[pr].last_problem == problem
+    with world.sessions() as session:
+        digest = collect(session, world.config, world.box.clock.now())
+    assert digest.other_problems == [problem]

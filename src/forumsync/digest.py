@@ -30,6 +30,9 @@ OPEN_STAGES = [Stage.IDEA, Stage.ACCEPTED, Stage.DRAFT, Stage.PUBLISHED]
 # problems that are events: they stand until a digest has told the committee
 REPORTED_ONCE = ("ignored-change", "conflict", "write-dropped")
 KEEPS_FAILING = 2  # a SPEC whose sync failed this many cycles running is reported
+# problems that stand until a person acts, each shown in the digest's last section
+NEEDS_A_HAND = ("bad-link", "second-claimant", "thread-deleted", "bad-spec-file",
+                "no-spec-file", "authority-unknown")
 
 
 def days_idle(last_activity: datetime | None, now: datetime) -> int | None:
@@ -64,6 +67,7 @@ class Digest:
     number_clashes: list[str] = field(default_factory=list)
     ignored_changes: list[str] = field(default_factory=list)
     failing: list[str] = field(default_factory=list)
+    other_problems: list[str] = field(default_factory=list)  # links, files, authority
     last_event_id: int = 0  # stage history up to here is covered by this digest
     notes_by_spec: dict[int, list[str]] = field(default_factory=dict)  # list lines, by SPEC
 
@@ -80,7 +84,7 @@ class Digest:
     def is_empty(self) -> bool:
         return not (any(self.stalled.values()) or self.waiting_ideas or
                     self.short_of_endorsements or self.number_clashes or
-                    self.ignored_changes or self.failing)
+                    self.ignored_changes or self.failing or self.other_problems)
 
     @property
     def key(self) -> str:
@@ -133,12 +137,14 @@ def collect(session: Session, config: Config, now: datetime) -> Digest:
     digest.number_clashes = [p.message for p in open_problems if p.kind == "number-clash"]
     for problem in open_problems:
         if problem.kind == "sync-failed" and problem.count >= KEEPS_FAILING:
-            line = f"{problem.message} ({problem.count} cycles)"
+            section, line = digest.failing, f"{problem.message} ({problem.count} cycles)"
         elif problem.kind in ("write-refused", "write-failed", "write-dropped"):
-            line = problem.message
+            section, line = digest.failing, problem.message
+        elif problem.kind in NEEDS_A_HAND:
+            section, line = digest.other_problems, problem.message
         else:
             continue
-        digest.failing.append(line)
+        section.append(line)
         if problem.spec_id is not None:
             digest.notes_by_spec.setdefault(problem.spec_id, []).append(f"- {line}")
     events = select(StageEvent).where(StageEvent.outcome.in_(("ignored", "conflict")),
@@ -192,7 +198,8 @@ def render(digest: Digest) -> str:
                              for r in digest.short_of_endorsements]))
     for title, lines in (("SPEC numbers claimed twice", digest.number_clashes),
                          ("Stage changes ignored or in conflict", digest.ignored_changes),
-                         ("Items whose sync keeps failing", digest.failing)):
+                         ("Items whose sync keeps failing", digest.failing),
+                         ("Other problems that stand", digest.other_problems)):
         if lines:
             parts.append(f"### {title}\n\n" + "\n".join(f"- {safe_copy(line, 400)}"
                                                          for line in lines))
