@@ -360,3 +360,30 @@ def test_a_change_made_just_before_the_services_own_write_is_not_hidden(world: W
     world.sync()
     assert world.status()[pr].stage == "withdrawn"
     assert world.tags(topic) == ("spec-withdrawn",)
+
+
+def test_a_failed_new_specs_problem_is_not_pinned_on_the_next_spec(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new SPEC whose save fails after its row was flushed: the id it got is rolled back,
+    and the database may give it to the next new SPEC; its problem must not go there."""
+    from forumsync import store
+    from forumsync.models import Problem
+
+    world.open_spec_pr(None, 10)
+    world.open_spec_pr(None, 11)
+    real, calls = store.save_spec, []
+
+    def fails_for_the_first(session, plan, now):
+        saved = real(session, plan, now)
+        calls.append(plan.spec_id)
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return saved
+
+    monkeypatch.setattr(store, "save_spec", fails_for_the_first)
+    report = world.sync()
+    assert any("RuntimeError" in f for f in report.failures)
+    assert calls[0] == calls[1]  # the second new SPEC got the id the first lost
+    with world.sessions() as session:
+        [problem] = session.query(Problem).filter_by(kind="sync-failed").all()
+    assert problem.spec_id is None

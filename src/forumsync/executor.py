@@ -129,9 +129,11 @@ class Executor:
         scopes, raised = set(plan.scopes), {(n.kind, n.subject[:200]) for n in plan.problems}
         for spec in plan.specs:
             self.heartbeat()
+            known_id = spec.spec_id  # a new SPEC's id is gone again if its save rolls back
             try:
                 self._apply_spec(spec, report)
             except Exception as exc:  # a bug or the database: this SPEC fails, not the cycle
+                spec.spec_id = known_id
                 log.exception("applying %s failed", spec.key)
                 report.failures.append(f"{spec.key}: {type(exc).__name__}: {exc}"[:500])
                 failed_pulls.update(spec.pulls)
