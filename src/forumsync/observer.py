@@ -309,6 +309,8 @@ class Observer:
     def _linked_by_hand_anew(self) -> set[int]:
         """Topics linked by hand that are not their SPEC's thread yet: read once, so a
         topic that does not exist is reported, not linked."""
+        if not any(self.stored.manual_links.values()):
+            return set()  # the usual case: no SPEC is scanned
         linked = {s.introducing_pr: s.thread_id for s in self.stored.specs if s.introducing_pr}
         return {topic for pr, topic in self.stored.manual_links.items()
                 if topic is not None and linked.get(pr) != topic}
